@@ -1,0 +1,159 @@
+//! OLPC canonical JSON, byte-identical to securesystemslib's `encode_canonical`.
+//!
+//! Signatures are computed over these bytes, so every TUF client in the field must agree with us
+//! exactly. We own this encoder instead of using olpc-cjson because that crate orders keys by
+//! their escaped bytes (`"app!"` before `"app"`) where securesystemslib sorts by code point, and
+//! because it is far too slow for the Director's and the Primary's hot paths. olpc-cjson stays
+//! as a test oracle for inputs where the two orders agree.
+//!
+//! The rules: object keys sorted by code point (`serde_json::Map` is a `BTreeMap<String, _>`,
+//! whose byte order on UTF-8 is code-point order); no whitespace; in strings only `\` and `"`
+//! are escaped, everything else (control characters, non-ASCII) is written raw; integers only.
+
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+
+/// Encodes `value` canonically.
+pub fn to_vec(value: &Value) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(256);
+    write(&mut out, value)?;
+    Ok(out)
+}
+
+/// Encodes any serialisable value canonically, through a `serde_json::Value`.
+pub fn to_vec_from<T: serde::Serialize>(value: &T) -> Result<Vec<u8>> {
+    let value = serde_json::to_value(value).map_err(|e| Error::Canonical(e.to_string()))?;
+    to_vec(&value)
+}
+
+/// Appends the canonical encoding of `value` to `out`.
+pub fn write(out: &mut Vec<u8>, value: &Value) -> Result<()> {
+    match value {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        Value::Number(n) => {
+            let mut buf = itoa::Buffer::new();
+            if let Some(i) = n.as_u64() {
+                out.extend_from_slice(buf.format(i).as_bytes());
+            } else if let Some(i) = n.as_i64() {
+                out.extend_from_slice(buf.format(i).as_bytes());
+            } else {
+                return Err(Error::Canonical(format!("{n} is not an integer")));
+            }
+        }
+        Value::String(s) => write_str(out, s),
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write(out, item)?;
+            }
+            out.push(b']');
+        }
+        Value::Object(map) => {
+            out.push(b'{');
+            for (i, (key, item)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_str(out, key);
+                out.push(b':');
+                write(out, item)?;
+            }
+            out.push(b'}');
+        }
+    }
+    Ok(())
+}
+
+fn write_str(out: &mut Vec<u8>, s: &str) {
+    out.reserve(s.len() + 2);
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if b == b'"' || b == b'\\' {
+            out.extend_from_slice(&bytes[start..i]);
+            out.push(b'\\');
+            out.push(b);
+            start = i + 1;
+        }
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The corpus securesystemslib produced (copied from shared/testdata).
+    const CORPUS: &str = include_str!("../tests/data/canonical-json.json");
+
+    #[derive(serde::Deserialize)]
+    struct Case {
+        name: String,
+        input: String,
+        canonical: String,
+    }
+
+    #[test]
+    fn matches_securesystemslib_corpus() {
+        let cases: Vec<Case> = serde_json::from_str(CORPUS).unwrap();
+        assert!(cases.len() >= 7);
+        for case in cases {
+            let value: Value = serde_json::from_str(&case.input).unwrap();
+            let got = to_vec(&value).unwrap();
+            assert_eq!(
+                String::from_utf8(got).unwrap(),
+                case.canonical,
+                "case {}",
+                case.name
+            );
+        }
+    }
+
+    #[test]
+    fn agrees_with_olpc_cjson_where_orders_agree() {
+        let inputs = [
+            r#"{"b":[1,2,{"z":null,"a":true}],"a":"x\"y\\z","c":-5,"d":18446744073709551615}"#,
+            r#"{"signed":{"_type":"root","keys":{"ab":{"keyval":{"public":"ff"}}}},"s":[]}"#,
+            r#"{"nested":{"deeper":{"deepest":[[],{},""]}},"unicode":"caf\u00e9 \u4e2d"}"#,
+        ];
+        for input in inputs {
+            let value: Value = serde_json::from_str(input).unwrap();
+            let mut oracle = Vec::new();
+            let mut ser = serde_json::Serializer::with_formatter(
+                &mut oracle,
+                olpc_cjson::CanonicalFormatter::new(),
+            );
+            serde::Serialize::serialize(&value, &mut ser).unwrap();
+            assert_eq!(to_vec(&value).unwrap(), oracle, "input {input}");
+        }
+    }
+
+    #[test]
+    fn prefix_keys_sort_by_code_point() {
+        let value: Value = serde_json::from_str(r#"{"app!":3,"app v2":2,"app":1}"#).unwrap();
+        assert_eq!(to_vec(&value).unwrap(), br#"{"app":1,"app v2":2,"app!":3}"#);
+    }
+
+    #[test]
+    fn floats_are_refused() {
+        let value: Value = serde_json::from_str(r#"{"x":1.5}"#).unwrap();
+        assert!(matches!(to_vec(&value), Err(Error::Canonical(_))));
+    }
+
+    #[test]
+    fn extreme_integers() {
+        let value: Value = serde_json::from_str(&format!("[{},{},0]", i64::MIN, u64::MAX)).unwrap();
+        assert_eq!(
+            to_vec(&value).unwrap(),
+            format!("[{},{},0]", i64::MIN, u64::MAX).as_bytes()
+        );
+    }
+}

@@ -1,0 +1,461 @@
+//! The trusted metadata of one repository and every check that admits new metadata into it
+//! (profile §3.3: R1-R4, TS1-TS3, S1-S6, T2-T5). No I/O: bytes in, verdicts out.
+//!
+//! Previously trusted files are loaded with the `load_*` methods: they must still verify
+//! against the current Root, but may be expired or superseded; they are the baseline that
+//! rollback checks compare against. New files go through the `update_*` methods.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+
+use super::Rules;
+use crate::crypto::MultiHasher;
+use crate::error::{Error, Result};
+use crate::metadata::{Envelope, MetaFile, Metadata, Root, Snapshot, Targets, Timestamp};
+use crate::names::TargetPath;
+
+/// Metadata that passed verification, with the exact bytes it arrived as.
+#[derive(Debug, Clone)]
+pub struct Trusted<M> {
+    value: M,
+    bytes: Vec<u8>,
+}
+
+impl<M> Trusted<M> {
+    pub fn meta(&self) -> &M {
+        &self.value
+    }
+
+    /// The bytes as received: what is stored and passed on to Secondaries.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+impl<M> std::ops::Deref for Trusted<M> {
+    type Target = M;
+    fn deref(&self) -> &M {
+        &self.value
+    }
+}
+
+/// What a Timestamp update found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimestampUpdate {
+    /// A newer Timestamp was trusted.
+    Updated,
+    /// The same version as the trusted one: nothing new (TUF: not an error).
+    Unchanged,
+}
+
+/// The verified state of one repository for one update cycle.
+#[derive(Debug, Clone)]
+pub struct TrustedSet {
+    rules: Rules,
+    now: DateTime<Utc>,
+    root: Trusted<Root>,
+    timestamp: Option<Trusted<Timestamp>>,
+    snapshot: Option<Trusted<Snapshot>>,
+    targets: BTreeMap<String, Trusted<Targets>>,
+}
+
+impl TrustedSet {
+    /// Starts from a Root trusted out of band (provisioned, or stored by an earlier cycle). It
+    /// must be signed by its own threshold; its expiry is checked later (R3).
+    pub fn new(root: &[u8], now: DateTime<Utc>, rules: Rules) -> Result<TrustedSet> {
+        let envelope = Envelope::parse(root, "root")?;
+        let meta: Root = envelope.decode("root")?;
+        envelope.verify("root", &meta.keys, meta.role("root")?)?;
+        let set = TrustedSet {
+            rules,
+            now,
+            root: Trusted {
+                value: meta,
+                bytes: root.to_vec(),
+            },
+            timestamp: None,
+            snapshot: None,
+            targets: BTreeMap::new(),
+        };
+        set.check_root_rules()?;
+        Ok(set)
+    }
+
+    pub fn rules(&self) -> &Rules {
+        &self.rules
+    }
+
+    /// The fixed time of this cycle.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.now
+    }
+
+    pub fn root(&self) -> &Trusted<Root> {
+        &self.root
+    }
+
+    pub fn timestamp(&self) -> Option<&Trusted<Timestamp>> {
+        self.timestamp.as_ref()
+    }
+
+    pub fn snapshot(&self) -> Option<&Trusted<Snapshot>> {
+        self.snapshot.as_ref()
+    }
+
+    /// Trusted Targets of `role` (`targets` or a delegated role).
+    pub fn targets(&self, role: &str) -> Option<&Trusted<Targets>> {
+        self.targets.get(role)
+    }
+
+    fn check_root_rules(&self) -> Result<()> {
+        if self.rules.require_consistent_snapshot && !self.root.consistent_snapshot {
+            return Err(Error::malformed("root", "consistent_snapshot must be true"));
+        }
+        Ok(())
+    }
+
+    /// R1, R2: admits Root N+1, signed by the thresholds of both Root N and itself, with
+    /// version exactly N+1. Expiry is not checked (intermediate roots may be expired).
+    /// R4: if the Timestamp or Snapshot keys changed, the trusted Timestamp and Snapshot are
+    /// dropped (fast-forward recovery); so are all Targets if the Targets keys changed.
+    /// Returns whether Timestamp and Snapshot were dropped.
+    pub fn update_root(&mut self, bytes: &[u8]) -> Result<bool> {
+        let envelope = Envelope::parse(bytes, "root")?;
+        let new: Root = envelope.decode("root")?;
+        envelope.verify("root", &self.root.keys, self.root.role("root")?)?;
+        envelope.verify("root", &new.keys, new.role("root")?)?;
+        let expected = self.root.version + 1;
+        if new.version != expected {
+            return Err(Error::RootVersion {
+                expected,
+                found: new.version,
+            });
+        }
+        let old = std::mem::replace(
+            &mut self.root,
+            Trusted {
+                value: new,
+                bytes: bytes.to_vec(),
+            },
+        );
+        self.check_root_rules()?;
+        let changed = |role: &str| old.role_key_set(role) != self.root.role_key_set(role);
+        let rotated = changed("timestamp") || changed("snapshot");
+        if rotated {
+            self.timestamp = None;
+            self.snapshot = None;
+        }
+        if changed("targets") {
+            self.targets.clear();
+        }
+        Ok(rotated)
+    }
+
+    /// R3: the final Root must not be expired.
+    pub fn check_root_fresh(&self) -> Result<()> {
+        self.root.check_fresh("root", self.now)
+    }
+
+    /// Loads the previously trusted Timestamp as the rollback baseline.
+    pub fn load_timestamp(&mut self, bytes: &[u8]) -> Result<()> {
+        let meta: Timestamp = self.verify_top_level(bytes, "timestamp")?;
+        self.timestamp = Some(Trusted {
+            value: meta,
+            bytes: bytes.to_vec(),
+        });
+        Ok(())
+    }
+
+    /// TS1-TS3: admits a new Timestamp.
+    pub fn update_timestamp(&mut self, bytes: &[u8]) -> Result<TimestampUpdate> {
+        self.check_root_fresh()?;
+        let new: Timestamp = self.verify_top_level(bytes, "timestamp")?;
+        let snapshot_meta = new.snapshot_meta();
+        if self.rules.timestamp_lists_snapshot_hashes && snapshot_meta.hashes.is_none() {
+            return Err(Error::malformed("timestamp", "snapshot.json has no hashes"));
+        }
+        self.check_meta_hashes("timestamp", snapshot_meta)?;
+        if let Some(old) = &self.timestamp {
+            if new.version < old.version {
+                return Err(Error::VersionRollback {
+                    role: "timestamp".into(),
+                    trusted: old.version,
+                    new: new.version,
+                });
+            }
+            if new.version == old.version {
+                old.check_fresh("timestamp", self.now)?;
+                return Ok(TimestampUpdate::Unchanged);
+            }
+            let (old_snapshot, new_snapshot) = (old.snapshot_meta().version, snapshot_meta.version);
+            if new_snapshot < old_snapshot {
+                return Err(Error::MetaRollback {
+                    role: "timestamp".into(),
+                    file: "snapshot.json".into(),
+                    trusted: old_snapshot,
+                    new: new_snapshot,
+                });
+            }
+        }
+        new.check_fresh("timestamp", self.now)?;
+        self.timestamp = Some(Trusted {
+            value: new,
+            bytes: bytes.to_vec(),
+        });
+        Ok(TimestampUpdate::Updated)
+    }
+
+    /// Loads the previously trusted Snapshot as the rollback baseline.
+    pub fn load_snapshot(&mut self, bytes: &[u8]) -> Result<()> {
+        let meta: Snapshot = self.verify_top_level(bytes, "snapshot")?;
+        self.snapshot = Some(Trusted {
+            value: meta,
+            bytes: bytes.to_vec(),
+        });
+        Ok(())
+    }
+
+    /// Whether the trusted Snapshot is the one the trusted Timestamp names and still fresh
+    /// (Uptane 5.4.4.2 step 4: then there is nothing new to fetch).
+    pub fn snapshot_is_current(&self) -> bool {
+        match (&self.timestamp, &self.snapshot) {
+            (Some(timestamp), Some(snapshot)) => {
+                let listed = timestamp.snapshot_meta();
+                snapshot.version == listed.version
+                    && check_meta_bytes("snapshot", "timestamp", listed, &snapshot.bytes).is_ok()
+                    && snapshot.check_fresh("snapshot", self.now).is_ok()
+            }
+            _ => false,
+        }
+    }
+
+    /// S1-S6: admits a new Snapshot.
+    pub fn update_snapshot(&mut self, bytes: &[u8]) -> Result<()> {
+        let timestamp = self
+            .timestamp
+            .as_ref()
+            .ok_or_else(|| missing("timestamp"))?;
+        timestamp.check_fresh("timestamp", self.now)?;
+        let listed = timestamp.snapshot_meta();
+        check_meta_bytes("snapshot", "timestamp", listed, bytes)?;
+        let new: Snapshot = self.verify_top_level(bytes, "snapshot")?;
+        if new.version != listed.version {
+            return Err(Error::MetaVersionMismatch {
+                role: "snapshot".into(),
+                listed_by: "timestamp".into(),
+                expected: listed.version,
+                found: new.version,
+            });
+        }
+        for meta in new.meta.values() {
+            self.check_meta_hashes("snapshot", meta)?;
+        }
+        if let Some(old) = &self.snapshot {
+            if new.version < old.version {
+                return Err(Error::VersionRollback {
+                    role: "snapshot".into(),
+                    trusted: old.version,
+                    new: new.version,
+                });
+            }
+            for (file, old_meta) in &old.meta {
+                let new_meta = new
+                    .meta
+                    .get(file)
+                    .ok_or_else(|| Error::MetaRemoved { file: file.clone() })?;
+                if new_meta.version < old_meta.version {
+                    return Err(Error::MetaRollback {
+                        role: "snapshot".into(),
+                        file: file.clone(),
+                        trusted: old_meta.version,
+                        new: new_meta.version,
+                    });
+                }
+            }
+        }
+        new.check_fresh("snapshot", self.now)?;
+        self.snapshot = Some(Trusted {
+            value: new,
+            bytes: bytes.to_vec(),
+        });
+        Ok(())
+    }
+
+    /// Loads previously trusted Targets of `role` (delegated by `parent`) as the baseline.
+    pub fn load_targets(&mut self, role: &str, parent: &str, bytes: &[u8]) -> Result<()> {
+        let meta = self.verify_targets_signature(role, parent, bytes)?;
+        self.targets.insert(
+            role.into(),
+            Trusted {
+                value: meta,
+                bytes: bytes.to_vec(),
+            },
+        );
+        Ok(())
+    }
+
+    /// Whether the trusted Targets of `role` are the version the Snapshot lists and fresh.
+    pub fn targets_is_current(&self, role: &str) -> bool {
+        match (self.snapshot.as_ref(), self.targets.get(role)) {
+            (Some(snapshot), Some(targets)) => {
+                self.check_listed_targets(snapshot, role, targets.version, &targets.bytes)
+                    .is_ok()
+                    && targets.check_fresh(role, self.now).is_ok()
+            }
+            _ => false,
+        }
+    }
+
+    /// T2-T5: admits new Targets of `role`, delegated by `parent` (`root` for the top level).
+    pub fn update_targets(&mut self, role: &str, parent: &str, bytes: &[u8]) -> Result<()> {
+        let snapshot = self.snapshot.as_ref().ok_or_else(|| missing("snapshot"))?;
+        snapshot.check_fresh("snapshot", self.now)?;
+        let listed = snapshot
+            .targets_meta(role)
+            .ok_or_else(|| not_listed(role))?;
+        check_meta_bytes(role, "snapshot", listed, bytes)?;
+        let new = self.verify_targets_signature(role, parent, bytes)?;
+        self.check_listed_targets(snapshot, role, new.version, bytes)?;
+        self.admit_targets(role, new, bytes)
+    }
+
+    /// Partial verification (Uptane 5.4.4.1): admits Director Targets without a Snapshot
+    /// (T2 skipped), keys and threshold from the trusted Root.
+    pub fn update_targets_unlisted(&mut self, bytes: &[u8]) -> Result<()> {
+        let new = self.verify_targets_signature("targets", "root", bytes)?;
+        self.admit_targets("targets", new, bytes)
+    }
+
+    /// T4, T5 and the profile's path and hash rules, then trust.
+    fn admit_targets(&mut self, role: &str, new: Targets, bytes: &[u8]) -> Result<()> {
+        if self.rules.targets_version_monotonic {
+            if let Some(old) = self.targets.get(role) {
+                if new.version < old.version {
+                    return Err(Error::VersionRollback {
+                        role: role.into(),
+                        trusted: old.version,
+                        new: new.version,
+                    });
+                }
+            }
+        }
+        new.check_fresh(role, self.now)?;
+        for (path, target) in &new.targets {
+            if self.rules.validate_target_paths {
+                TargetPath::new(path.as_str())?;
+            }
+            if self.rules.require_sha256 && !target.hashes.contains_key("sha256") {
+                return Err(Error::NoUsableHash {
+                    target: path.clone(),
+                    required: "sha256",
+                });
+            }
+        }
+        self.targets.insert(
+            role.into(),
+            Trusted {
+                value: new,
+                bytes: bytes.to_vec(),
+            },
+        );
+        Ok(())
+    }
+
+    /// T2: the version (and hashes and length, if listed) the Snapshot gives for `role`.
+    fn check_listed_targets(
+        &self,
+        snapshot: &Snapshot,
+        role: &str,
+        version: u64,
+        bytes: &[u8],
+    ) -> Result<()> {
+        let listed = snapshot
+            .targets_meta(role)
+            .ok_or_else(|| not_listed(role))?;
+        if listed.version != version {
+            return Err(Error::MetaVersionMismatch {
+                role: role.into(),
+                listed_by: "snapshot".into(),
+                expected: listed.version,
+                found: version,
+            });
+        }
+        check_meta_bytes(role, "snapshot", listed, bytes)
+    }
+
+    /// Decodes Targets of `role` and checks T3 against the keys `parent` gives it.
+    fn verify_targets_signature(&self, role: &str, parent: &str, bytes: &[u8]) -> Result<Targets> {
+        let envelope = Envelope::parse(bytes, role)?;
+        let meta: Targets = envelope.decode(role)?;
+        if parent == "root" {
+            envelope.verify(role, &self.root.keys, self.root.role("targets")?)?;
+        } else {
+            let delegations = self
+                .targets
+                .get(parent)
+                .and_then(|p| p.delegations.as_ref())
+                .ok_or_else(|| missing(parent))?;
+            let delegated = delegations.role(role).ok_or_else(|| Error::NotFound {
+                what: format!("delegation of {role} in {parent}"),
+            })?;
+            envelope.verify(role, &delegations.keys, &delegated.role_keys())?;
+        }
+        Ok(meta)
+    }
+
+    /// Decodes a top-level role and checks its threshold against the trusted Root.
+    fn verify_top_level<M: Metadata>(&self, bytes: &[u8], role: &str) -> Result<M> {
+        let envelope = Envelope::parse(bytes, role)?;
+        let meta: M = envelope.decode(role)?;
+        envelope.verify(role, &self.root.keys, self.root.role(role)?)?;
+        Ok(meta)
+    }
+
+    /// The profile: a listed hash set must include sha256.
+    fn check_meta_hashes(&self, role: &str, meta: &MetaFile) -> Result<()> {
+        match &meta.hashes {
+            Some(hashes) if self.rules.require_sha256 && !hashes.contains_key("sha256") => {
+                Err(Error::malformed(role, "a listed hash set lacks sha256"))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+fn not_listed(role: &str) -> Error {
+    Error::NotListed {
+        role: role.into(),
+        listed_by: "snapshot".into(),
+    }
+}
+
+fn missing(role: &str) -> Error {
+    Error::NotFound {
+        what: format!("trusted {role} metadata"),
+    }
+}
+
+/// Checks `bytes` against the length and hashes a MetaFile lists (S1, T2).
+fn check_meta_bytes(role: &str, listed_by: &str, meta: &MetaFile, bytes: &[u8]) -> Result<()> {
+    if let Some(length) = meta.length {
+        if length != bytes.len() as u64 {
+            return Err(Error::MetaLengthMismatch {
+                role: role.into(),
+                listed_by: listed_by.into(),
+                expected: length,
+                found: bytes.len() as u64,
+            });
+        }
+    }
+    if let Some(hashes) = &meta.hashes {
+        if let Some(algorithm) = MultiHasher::check(hashes, bytes) {
+            return Err(Error::MetaHashMismatch {
+                role: role.into(),
+                listed_by: listed_by.into(),
+                algorithm,
+            });
+        }
+    }
+    Ok(())
+}
