@@ -108,12 +108,7 @@ mod tests {
         for case in cases {
             let value: Value = serde_json::from_str(&case.input).unwrap();
             let got = to_vec(&value).unwrap();
-            assert_eq!(
-                String::from_utf8(got).unwrap(),
-                case.canonical,
-                "case {}",
-                case.name
-            );
+            assert_eq!(String::from_utf8(got).unwrap(), case.canonical, "case {}", case.name);
         }
     }
 
@@ -151,9 +146,6 @@ mod tests {
     #[test]
     fn extreme_integers() {
         let value: Value = serde_json::from_str(&format!("[{},{},0]", i64::MIN, u64::MAX)).unwrap();
-        assert_eq!(
-            to_vec(&value).unwrap(),
-            format!("[{},{},0]", i64::MIN, u64::MAX).as_bytes()
-        );
+        assert_eq!(to_vec(&value).unwrap(), format!("[{},{},0]", i64::MIN, u64::MAX).as_bytes());
     }
 }

@@ -76,21 +76,13 @@ pub enum Error {
     #[error("{role}: malformed metadata: {reason}")]
     Malformed { role: String, reason: String },
     #[error("{role}: expected _type {expected:?}, found {found:?}")]
-    WrongType {
-        role: String,
-        expected: String,
-        found: String,
-    },
+    WrongType { role: String, expected: String, found: String },
     #[error("{role}: unsupported spec_version {found:?}")]
     SpecVersion { role: String, found: String },
     #[error("key id {listed} does not match its key (computed {computed})")]
     KeyIdMismatch { listed: String, computed: String },
     #[error("invalid {what} {value:?}: {reason}")]
-    InvalidName {
-        what: &'static str,
-        value: String,
-        reason: &'static str,
-    },
+    InvalidName { what: &'static str, value: String, reason: &'static str },
     #[error("canonical JSON: {0}")]
     Canonical(String),
     #[error("key: {0}")]
@@ -100,36 +92,19 @@ pub enum Error {
     #[error("{role}: signatures list key id {keyid} more than once")]
     DuplicateSignature { role: String, keyid: String },
     #[error("{role}: {valid} valid signature(s) from trusted keys, threshold is {threshold}")]
-    Threshold {
-        role: String,
-        valid: usize,
-        threshold: u32,
-    },
+    Threshold { role: String, valid: usize, threshold: u32 },
 
     // --- rollback (A4, A5) ---
     #[error("root: expected version {expected}, found {found}")]
     RootVersion { expected: u64, found: u64 },
     #[error("{role}: version {new} is lower than trusted version {trusted}")]
-    VersionRollback {
-        role: String,
-        trusted: u64,
-        new: u64,
-    },
+    VersionRollback { role: String, trusted: u64, new: u64 },
     #[error("{role}: {file} version {new} is lower than trusted version {trusted}")]
-    MetaRollback {
-        role: String,
-        file: String,
-        trusted: u64,
-        new: u64,
-    },
+    MetaRollback { role: String, file: String, trusted: u64, new: u64 },
     #[error("snapshot: {file} was listed before and is missing now")]
     MetaRemoved { file: String },
     #[error("{target}: release counter {new} is lower than installed {installed}")]
-    ReleaseCounterRollback {
-        target: String,
-        installed: u64,
-        new: u64,
-    },
+    ReleaseCounterRollback { target: String, installed: u64, new: u64 },
 
     // --- freeze (A6) ---
     #[error("{role}: expired at {expires}")]
@@ -139,27 +114,13 @@ pub enum Error {
 
     // --- mix-and-match (A8, A9) ---
     #[error("{role}: version {found} differs from {expected} listed by {listed_by}")]
-    MetaVersionMismatch {
-        role: String,
-        listed_by: String,
-        expected: u64,
-        found: u64,
-    },
+    MetaVersionMismatch { role: String, listed_by: String, expected: u64, found: u64 },
     #[error("{role}: {algorithm} hash differs from the one listed by {listed_by}")]
-    MetaHashMismatch {
-        role: String,
-        listed_by: String,
-        algorithm: String,
-    },
+    MetaHashMismatch { role: String, listed_by: String, algorithm: String },
     #[error("{role}: not listed by {listed_by}")]
     NotListed { role: String, listed_by: String },
     #[error("{role}: length {found} differs from {expected} listed by {listed_by}")]
-    MetaLengthMismatch {
-        role: String,
-        listed_by: String,
-        expected: u64,
-        found: u64,
-    },
+    MetaLengthMismatch { role: String, listed_by: String, expected: u64, found: u64 },
 
     // --- Director (A7, A17, A3, A16) ---
     #[error("Director targets carry delegations")]
@@ -169,19 +130,11 @@ pub enum Error {
     #[error("Director targets name ECU {serial}, which is not in this vehicle")]
     UnknownEcu { serial: String },
     #[error("Director targets are for VIN {found:?}, this vehicle is {expected}")]
-    VinMismatch {
-        expected: String,
-        found: Option<String>,
-    },
+    VinMismatch { expected: String, found: Option<String> },
     #[error("{target}: Director and Image repository disagree on {field}")]
     DirectorImageMismatch { target: String, field: &'static str },
     #[error("{target}: hardware id {ecu} of ECU {serial} is not among {listed:?}")]
-    HardwareIdMismatch {
-        target: String,
-        serial: String,
-        ecu: String,
-        listed: Vec<String>,
-    },
+    HardwareIdMismatch { target: String, serial: String, ecu: String, listed: Vec<String> },
     #[error("{target}: no signed entry in {repository}")]
     TargetNotFound { target: String, repository: String },
 
@@ -189,16 +142,9 @@ pub enum Error {
     #[error("{target}: {algorithm} hash of the image does not match")]
     ImageHash { target: String, algorithm: String },
     #[error("{target}: image is {found} bytes, metadata says {expected}")]
-    ImageLength {
-        target: String,
-        expected: u64,
-        found: u64,
-    },
+    ImageLength { target: String, expected: u64, found: u64 },
     #[error("{target}: no supported hash listed (need {required})")]
-    NoUsableHash {
-        target: String,
-        required: &'static str,
-    },
+    NoUsableHash { target: String, required: &'static str },
 
     // --- transport (A11, A12, A22) ---
     #[error("{what}: more than {limit} bytes")]
@@ -210,10 +156,7 @@ pub enum Error {
     #[error("{what}: {detail}")]
     Transport { what: String, detail: String },
     #[error("{what}: {source}")]
-    Io {
-        what: String,
-        source: std::io::Error,
-    },
+    Io { what: String, source: std::io::Error },
     #[error("{0}")]
     Other(String),
 }
@@ -259,10 +202,7 @@ impl Error {
     }
 
     pub(crate) fn malformed(role: impl Into<String>, reason: impl fmt::Display) -> Error {
-        Error::Malformed {
-            role: role.into(),
-            reason: reason.to_string(),
-        }
+        Error::Malformed { role: role.into(), reason: reason.to_string() }
     }
 }
 

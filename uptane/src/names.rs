@@ -105,11 +105,7 @@ name_type!(
 );
 
 fn check_nfc(value: &str) -> Result<(), &'static str> {
-    if is_nfc(value) {
-        Ok(())
-    } else {
-        Err("not in Unicode normalization form C")
-    }
+    if is_nfc(value) { Ok(()) } else { Err("not in Unicode normalization form C") }
 }
 
 fn check_target_path(value: &str) -> Result<(), &'static str> {
@@ -129,10 +125,7 @@ fn check_target_path(value: &str) -> Result<(), &'static str> {
     if value.chars().any(|c| c == '\\' || c.is_control()) {
         return Err("contains a backslash or a control character");
     }
-    if value
-        .split('/')
-        .any(|segment| segment.is_empty() || segment == ".")
-    {
+    if value.split('/').any(|segment| segment.is_empty() || segment == ".") {
         return Err("has an empty or '.' segment");
     }
     Ok(())
@@ -155,10 +148,7 @@ fn check_identifier(value: &str) -> Result<(), &'static str> {
     if value.is_empty() || value.len() > 64 {
         return Err("must be 1 to 64 characters");
     }
-    if !value
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
-    {
+    if !value.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)) {
         return Err("may contain only letters, digits, '.', '_' and '-'");
     }
     Ok(())
@@ -201,13 +191,7 @@ mod tests {
         ] {
             assert!(TargetPath::new(bad).is_err(), "{bad:?} accepted");
         }
-        for good in [
-            "app.bin",
-            "supplierA/bcm-2.1.0.bin",
-            "app v2",
-            "app!",
-            "caf\u{e9}/x",
-        ] {
+        for good in ["app.bin", "supplierA/bcm-2.1.0.bin", "app v2", "app!", "caf\u{e9}/x"] {
             TargetPath::new(good).unwrap();
         }
     }

@@ -22,9 +22,7 @@ pub struct MultiHasher {
 
 impl std::fmt::Debug for MultiHasher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MultiHasher")
-            .field("length", &self.length)
-            .finish_non_exhaustive()
+        f.debug_struct("MultiHasher").field("length", &self.length).finish_non_exhaustive()
     }
 }
 
@@ -34,17 +32,10 @@ impl MultiHasher {
         let contexts = expected
             .iter()
             .map(|(name, hex)| {
-                (
-                    name.clone(),
-                    hex.to_ascii_lowercase(),
-                    algorithm(name).map(Context::new),
-                )
+                (name.clone(), hex.to_ascii_lowercase(), algorithm(name).map(Context::new))
             })
             .collect();
-        MultiHasher {
-            contexts,
-            length: 0,
-        }
+        MultiHasher { contexts, length: 0 }
     }
 
     pub fn update(&mut self, bytes: &[u8]) {
@@ -63,12 +54,10 @@ impl MultiHasher {
 
     /// The name of the first listed hash that does not match, if any.
     pub fn mismatch(self) -> Option<String> {
-        self.contexts
-            .into_iter()
-            .find_map(|(name, expected, context)| {
-                let matches = context.is_some_and(|c| hex::encode(c.finish()) == expected);
-                (!matches).then_some(name)
-            })
+        self.contexts.into_iter().find_map(|(name, expected, context)| {
+            let matches = context.is_some_and(|c| hex::encode(c.finish()) == expected);
+            (!matches).then_some(name)
+        })
     }
 
     /// Hashes `bytes` in one go and reports the first mismatch.
@@ -90,10 +79,7 @@ mod tests {
         hashes.insert("sha256".into(), crate::crypto::sha256_hex(bytes));
         assert_eq!(MultiHasher::check(&hashes, bytes), None);
         hashes.insert("sha512".into(), "00".repeat(64));
-        assert_eq!(
-            MultiHasher::check(&hashes, bytes).as_deref(),
-            Some("sha512")
-        );
+        assert_eq!(MultiHasher::check(&hashes, bytes).as_deref(), Some("sha512"));
         hashes.remove("sha512");
         hashes.insert("md5".into(), "00".repeat(16));
         assert_eq!(MultiHasher::check(&hashes, bytes).as_deref(), Some("md5"));

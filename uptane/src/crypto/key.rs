@@ -94,10 +94,7 @@ impl PublicKey {
         PublicKey {
             keytype: keytype.into(),
             scheme: scheme.into(),
-            keyval: KeyVal {
-                public,
-                extra: Map::new(),
-            },
+            keyval: KeyVal { public, extra: Map::new() },
             extra: Map::new(),
         }
     }
@@ -105,10 +102,7 @@ impl PublicKey {
     /// The TUF key id: hex SHA-256 of the canonical JSON of the whole key object.
     pub fn key_id(&self) -> Result<String> {
         let bytes = canonical::to_vec_from(self)?;
-        Ok(hex::encode(ring::digest::digest(
-            &ring::digest::SHA256,
-            &bytes,
-        )))
+        Ok(hex::encode(ring::digest::digest(&ring::digest::SHA256, &bytes)))
     }
 
     /// The scheme this key verifies with.
@@ -119,9 +113,9 @@ impl PublicKey {
     /// Checks `signature` over `message`; any malformed key or signature is simply invalid.
     pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
         match self.verifier() {
-            Ok((algorithm, public)) => UnparsedPublicKey::new(algorithm, public)
-                .verify(message, signature)
-                .is_ok(),
+            Ok((algorithm, public)) => {
+                UnparsedPublicKey::new(algorithm, public).verify(message, signature).is_ok()
+            }
             Err(_) => false,
         }
     }
@@ -154,10 +148,7 @@ impl PublicKey {
             Scheme::RsaPssSha256 if oid == OID_RSA => &signature::RSA_PSS_2048_8192_SHA256,
             Scheme::RsaPkcs1Sha256 if oid == OID_RSA => &signature::RSA_PKCS1_2048_8192_SHA256,
             _ => {
-                return Err(Error::Key(format!(
-                    "{} key does not match its PEM",
-                    scheme.name()
-                )));
+                return Err(Error::Key(format!("{} key does not match its PEM", scheme.name())));
             }
         };
         Ok((algorithm, key))
@@ -172,10 +163,7 @@ pub fn check_key_ids(keys: &KeyMap) -> Result<()> {
     for (listed, key) in keys {
         let computed = key.key_id()?;
         if *listed != computed {
-            return Err(Error::KeyIdMismatch {
-                listed: listed.clone(),
-                computed,
-            });
+            return Err(Error::KeyIdMismatch { listed: listed.clone(), computed });
         }
     }
     Ok(())
@@ -193,10 +181,8 @@ mod tests {
             r#"{{"keytype":"ed25519","keyval":{{"public":"{}"}},"scheme":"ed25519"}}"#,
             "07".repeat(32)
         );
-        let expected = hex::encode(ring::digest::digest(
-            &ring::digest::SHA256,
-            canonical.as_bytes(),
-        ));
+        let expected =
+            hex::encode(ring::digest::digest(&ring::digest::SHA256, canonical.as_bytes()));
         assert_eq!(key.key_id().unwrap(), expected);
     }
 
@@ -226,10 +212,7 @@ mod tests {
         let key = PublicKey::ed25519(&[1; 32]);
         let mut keys = KeyMap::new();
         keys.insert("00".repeat(32), key.clone());
-        assert!(matches!(
-            check_key_ids(&keys),
-            Err(Error::KeyIdMismatch { .. })
-        ));
+        assert!(matches!(check_key_ids(&keys), Err(Error::KeyIdMismatch { .. })));
         keys.clear();
         keys.insert(key.key_id().unwrap(), key);
         check_key_ids(&keys).unwrap();

@@ -34,9 +34,7 @@ impl std::str::FromStr for KeyType {
         match s {
             "ed25519" => Ok(KeyType::Ed25519),
             "ecdsa" | "ecdsa-p256" | "ecdsa-sha2-nistp256" => Ok(KeyType::EcdsaP256),
-            _ => Err(Error::Key(format!(
-                "unknown key type {s:?} (ed25519 or ecdsa-p256)"
-            ))),
+            _ => Err(Error::Key(format!("unknown key type {s:?} (ed25519 or ecdsa-p256)"))),
         }
     }
 }
@@ -56,9 +54,7 @@ pub struct PrivateKey {
 
 impl fmt::Debug for PrivateKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PrivateKey")
-            .field("key_id", &self.key_id)
-            .finish_non_exhaustive()
+        f.debug_struct("PrivateKey").field("key_id", &self.key_id).finish_non_exhaustive()
     }
 }
 
@@ -107,31 +103,21 @@ impl PrivateKey {
     pub fn from_pkcs8_bytes(bytes: &[u8]) -> Result<PrivateKey> {
         match pem::parse(bytes) {
             Ok(pem) if pem.tag() == "PRIVATE KEY" => PrivateKey::from_pkcs8(pem.contents()),
-            Ok(pem) => Err(Error::Key(format!(
-                "PEM holds {:?}, expected PRIVATE KEY",
-                pem.tag()
-            ))),
+            Ok(pem) => Err(Error::Key(format!("PEM holds {:?}, expected PRIVATE KEY", pem.tag()))),
             Err(_) => PrivateKey::from_pkcs8(bytes),
         }
     }
 
     /// Reads a key file written by [`PrivateKey::to_pem`].
     pub fn read(path: &Path) -> Result<PrivateKey> {
-        let bytes = std::fs::read(path).map_err(|source| Error::Io {
-            what: path.display().to_string(),
-            source,
-        })?;
+        let bytes = std::fs::read(path)
+            .map_err(|source| Error::Io { what: path.display().to_string(), source })?;
         PrivateKey::from_pkcs8_bytes(&bytes)
     }
 
     fn assemble(pair: Pair, pkcs8: Vec<u8>, public: PublicKey) -> Result<PrivateKey> {
         let key_id = public.key_id()?;
-        Ok(PrivateKey {
-            pair,
-            pkcs8,
-            public,
-            key_id,
-        })
+        Ok(PrivateKey { pair, pkcs8, public, key_id })
     }
 
     /// The key as a PEM-encoded PKCS#8 document.

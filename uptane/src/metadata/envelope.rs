@@ -56,20 +56,13 @@ impl Envelope {
                 });
             }
         }
-        Ok(Envelope {
-            signed: raw.signed,
-            signatures: raw.signatures,
-        })
+        Ok(Envelope { signed: raw.signed, signatures: raw.signatures })
     }
 
     /// Decodes the `signed` object as metadata of type `M`, checking `_type` exactly and the
     /// structural rules of `M`. This says nothing about signatures.
     pub fn decode<M: Metadata>(&self, role: &str) -> Result<M> {
-        let found = self
-            .signed
-            .get("_type")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
+        let found = self.signed.get("_type").and_then(Value::as_str).unwrap_or_default();
         if found != M::TYPE {
             return Err(Error::WrongType {
                 role: role.into(),
@@ -77,11 +70,7 @@ impl Envelope {
                 found: found.into(),
             });
         }
-        let spec = self
-            .signed
-            .get("spec_version")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
+        let spec = self.signed.get("spec_version").and_then(Value::as_str).unwrap_or_default();
         check_spec_version(role, spec)?;
         let meta = decode_value::<M>(&self.signed, role)?;
         meta.validate(role)?;
@@ -126,16 +115,11 @@ fn decode_value<T: DeserializeOwned>(value: &Value, role: &str) -> Result<T> {
 /// Accepts `spec_version` "1.x" or "1.x.y" (TUF: same major version).
 fn check_spec_version(role: &str, spec: &str) -> Result<()> {
     let parts: Vec<&str> = spec.split('.').collect();
-    let numeric = parts
-        .iter()
-        .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    let numeric = parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
     if numeric && (2..=3).contains(&parts.len()) && parts[0] == "1" {
         Ok(())
     } else {
-        Err(Error::SpecVersion {
-            role: role.into(),
-            found: spec.into(),
-        })
+        Err(Error::SpecVersion { role: role.into(), found: spec.into() })
     }
 }
 
@@ -149,10 +133,7 @@ pub struct SignedMetadata<M> {
 impl<M: Metadata> SignedMetadata<M> {
     /// Unsigned metadata.
     pub fn new(signed: M) -> SignedMetadata<M> {
-        SignedMetadata {
-            signed,
-            signatures: Vec::new(),
-        }
+        SignedMetadata { signed, signatures: Vec::new() }
     }
 
     /// Loads metadata from a file's bytes without verifying it, keeping its signatures (for
@@ -160,10 +141,7 @@ impl<M: Metadata> SignedMetadata<M> {
     pub fn from_bytes(bytes: &[u8], role: &str) -> Result<SignedMetadata<M>> {
         let envelope = Envelope::parse(bytes, role)?;
         let signed = envelope.decode(role)?;
-        Ok(SignedMetadata {
-            signed,
-            signatures: envelope.signatures,
-        })
+        Ok(SignedMetadata { signed, signatures: envelope.signatures })
     }
 
     /// The canonical bytes that signatures cover.
@@ -193,9 +171,7 @@ impl<M: Metadata> SignedMetadata<M> {
     /// Merges the signatures of `other`, which must carry the same body.
     pub fn merge(&mut self, other: SignedMetadata<M>) -> Result<()> {
         if self.canonical_signed()? != other.canonical_signed()? {
-            return Err(Error::Other(
-                "cannot merge signatures over different metadata".into(),
-            ));
+            return Err(Error::Other("cannot merge signatures over different metadata".into()));
         }
         for signature in other.signatures {
             if !self.signatures.iter().any(|s| s.keyid == signature.keyid) {
@@ -236,23 +212,15 @@ mod tests {
     fn repeated_key_ids_in_signatures_are_malformed() {
         let bytes =
             br#"{"signed":{},"signatures":[{"keyid":"a","sig":"00"},{"keyid":"a","sig":"01"}]}"#;
-        assert!(matches!(
-            Envelope::parse(bytes, "root"),
-            Err(Error::DuplicateSignature { .. })
-        ));
+        assert!(matches!(Envelope::parse(bytes, "root"), Err(Error::DuplicateSignature { .. })));
     }
 
     #[test]
     fn envelope_shape_is_checked() {
-        for bytes in [
-            &br#"{"signed":[],"signatures":[]}"#[..],
-            br#"{"signatures":[]}"#,
-            br#"not json"#,
-        ] {
-            assert!(matches!(
-                Envelope::parse(bytes, "root"),
-                Err(Error::Malformed { .. })
-            ));
+        for bytes in
+            [&br#"{"signed":[],"signatures":[]}"#[..], br#"{"signatures":[]}"#, br#"not json"#]
+        {
+            assert!(matches!(Envelope::parse(bytes, "root"), Err(Error::Malformed { .. })));
         }
     }
 }

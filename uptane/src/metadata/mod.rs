@@ -42,10 +42,7 @@ pub trait Metadata: Serialize + DeserializeOwned {
     /// Fails with [`Error::Expired`] if expired at `now`.
     fn check_fresh(&self, role: &str, now: DateTime<Utc>) -> Result<()> {
         if self.expires() <= now {
-            return Err(Error::Expired {
-                role: role.into(),
-                expires: format_time(self.expires()),
-            });
+            return Err(Error::Expired { role: role.into(), expires: format_time(self.expires()) });
         }
         Ok(())
     }
@@ -70,9 +67,7 @@ pub fn parse_time(text: &str) -> Option<DateTime<Utc>> {
     if text.len() != 20 || !text.ends_with('Z') {
         return None;
     }
-    chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%SZ")
-        .ok()
-        .map(|t| t.and_utc())
+    chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%SZ").ok().map(|t| t.and_utc())
 }
 
 /// Serde for `expires`-like fields in the TUF time format.
@@ -122,12 +117,7 @@ impl MetaFile {
 
     /// An entry with the version only.
     pub fn version_only(version: u64) -> MetaFile {
-        MetaFile {
-            version,
-            length: None,
-            hashes: None,
-            extra: Map::new(),
-        }
+        MetaFile { version, length: None, hashes: None, extra: Map::new() }
     }
 
     fn validate(&self, role: &str) -> Result<()> {

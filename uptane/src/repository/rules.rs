@@ -11,6 +11,9 @@ pub struct Rules {
     pub require_consistent_snapshot: bool,
     /// T4: a Targets version may not go below the previously trusted one (Uptane 5.4.4.6).
     pub targets_version_monotonic: bool,
+    /// Every key id must be the SHA-256 of its canonical key (profile; tough). TUF does not
+    /// require it, and real repositories (sigstore) break it.
+    pub verify_key_ids: bool,
     /// Every target path must be a valid [`crate::names::TargetPath`] (profile, A20).
     pub validate_target_paths: bool,
     /// Byte limits before parsing (A11): root, timestamp, and snapshot/targets when their
@@ -33,6 +36,7 @@ impl Rules {
             require_sha256: true,
             require_consistent_snapshot: true,
             targets_version_monotonic: true,
+            verify_key_ids: true,
             validate_target_paths: true,
             max_root_bytes: 512 * 1024,
             max_timestamp_bytes: 64 * 1024,
@@ -50,6 +54,7 @@ impl Rules {
             require_sha256: false,
             require_consistent_snapshot: false,
             targets_version_monotonic: false,
+            verify_key_ids: false,
             validate_target_paths: false,
             ..Rules::uptane()
         }

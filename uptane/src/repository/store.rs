@@ -18,11 +18,8 @@ pub trait Store {
 
 /// Python's `urllib.parse.quote(name, safe="")`: what TUF clients use for role names in URLs
 /// and file names, so `a/b` can never escape a directory.
-const ROLE_NAME_SET: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'-')
-    .remove(b'~');
+const ROLE_NAME_SET: &AsciiSet =
+    &NON_ALPHANUMERIC.remove(b'_').remove(b'.').remove(b'-').remove(b'~');
 
 /// The file (and URL) name of a role's metadata, without a version: `ROLE.json`.
 pub fn role_file_name(role: &str) -> String {
@@ -49,10 +46,7 @@ impl DirStore {
 }
 
 fn io(path: &Path, source: std::io::Error) -> Error {
-    Error::Io {
-        what: path.display().to_string(),
-        source,
-    }
+    Error::Io { what: path.display().to_string(), source }
 }
 
 impl Store for DirStore {
@@ -87,9 +81,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     file.write_all(bytes).map_err(|e| io(path, e))?;
     file.as_file().sync_all().map_err(|e| io(path, e))?;
     file.persist(path).map_err(|e| io(path, e.error))?;
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| io(dir, e))
+    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| io(dir, e))
 }
 
 /// Storage in memory: for tests, and for ECUs that keep metadata in RAM.
@@ -134,10 +126,8 @@ mod tests {
         store.save("root.json", b"one").unwrap();
         store.save("root.json", b"two").unwrap();
         assert_eq!(store.load("root.json").unwrap().unwrap(), b"two");
-        let names: Vec<_> = std::fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
+        let names: Vec<_> =
+            std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names, vec!["root.json"]);
         store.remove("root.json").unwrap();
         store.remove("root.json").unwrap();

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 
 use super::Rules;
-use crate::crypto::MultiHasher;
+use crate::crypto::{KeyMap, MultiHasher, check_key_ids};
 use crate::error::{Error, Result};
 use crate::metadata::{Envelope, MetaFile, Metadata, Root, Snapshot, Targets, Timestamp};
 use crate::names::TargetPath;
@@ -58,6 +58,8 @@ pub struct TrustedSet {
     timestamp: Option<Trusted<Timestamp>>,
     snapshot: Option<Trusted<Snapshot>>,
     targets: BTreeMap<String, Trusted<Targets>>,
+    /// The role whose keys each trusted Targets was verified with.
+    delegators: BTreeMap<String, String>,
 }
 
 impl TrustedSet {
@@ -70,15 +72,13 @@ impl TrustedSet {
         let set = TrustedSet {
             rules,
             now,
-            root: Trusted {
-                value: meta,
-                bytes: root.to_vec(),
-            },
+            root: Trusted { value: meta, bytes: root.to_vec() },
             timestamp: None,
             snapshot: None,
             targets: BTreeMap::new(),
+            delegators: BTreeMap::new(),
         };
-        set.check_root_rules()?;
+        set.check_root_rules(&set.root)?;
         Ok(set)
     }
 
@@ -108,11 +108,15 @@ impl TrustedSet {
         self.targets.get(role)
     }
 
-    fn check_root_rules(&self) -> Result<()> {
-        if self.rules.require_consistent_snapshot && !self.root.consistent_snapshot {
+    fn check_root_rules(&self, root: &Root) -> Result<()> {
+        if self.rules.require_consistent_snapshot && !root.consistent_snapshot {
             return Err(Error::malformed("root", "consistent_snapshot must be true"));
         }
-        Ok(())
+        self.check_key_ids(&root.keys)
+    }
+
+    fn check_key_ids(&self, keys: &KeyMap) -> Result<()> {
+        if self.rules.verify_key_ids { check_key_ids(keys) } else { Ok(()) }
     }
 
     /// R1, R2: admits Root N+1, signed by the thresholds of both Root N and itself, with
@@ -127,19 +131,10 @@ impl TrustedSet {
         envelope.verify("root", &new.keys, new.role("root")?)?;
         let expected = self.root.version + 1;
         if new.version != expected {
-            return Err(Error::RootVersion {
-                expected,
-                found: new.version,
-            });
+            return Err(Error::RootVersion { expected, found: new.version });
         }
-        let old = std::mem::replace(
-            &mut self.root,
-            Trusted {
-                value: new,
-                bytes: bytes.to_vec(),
-            },
-        );
-        self.check_root_rules()?;
+        self.check_root_rules(&new)?;
+        let old = std::mem::replace(&mut self.root, Trusted { value: new, bytes: bytes.to_vec() });
         let changed = |role: &str| old.role_key_set(role) != self.root.role_key_set(role);
         let rotated = changed("timestamp") || changed("snapshot");
         if rotated {
@@ -148,6 +143,7 @@ impl TrustedSet {
         }
         if changed("targets") {
             self.targets.clear();
+            self.delegators.clear();
         }
         Ok(rotated)
     }
@@ -160,10 +156,7 @@ impl TrustedSet {
     /// Loads the previously trusted Timestamp as the rollback baseline.
     pub fn load_timestamp(&mut self, bytes: &[u8]) -> Result<()> {
         let meta: Timestamp = self.verify_top_level(bytes, "timestamp")?;
-        self.timestamp = Some(Trusted {
-            value: meta,
-            bytes: bytes.to_vec(),
-        });
+        self.timestamp = Some(Trusted { value: meta, bytes: bytes.to_vec() });
         Ok(())
     }
 
@@ -199,20 +192,14 @@ impl TrustedSet {
             }
         }
         new.check_fresh("timestamp", self.now)?;
-        self.timestamp = Some(Trusted {
-            value: new,
-            bytes: bytes.to_vec(),
-        });
+        self.timestamp = Some(Trusted { value: new, bytes: bytes.to_vec() });
         Ok(TimestampUpdate::Updated)
     }
 
     /// Loads the previously trusted Snapshot as the rollback baseline.
     pub fn load_snapshot(&mut self, bytes: &[u8]) -> Result<()> {
         let meta: Snapshot = self.verify_top_level(bytes, "snapshot")?;
-        self.snapshot = Some(Trusted {
-            value: meta,
-            bytes: bytes.to_vec(),
-        });
+        self.snapshot = Some(Trusted { value: meta, bytes: bytes.to_vec() });
         Ok(())
     }
 
@@ -232,10 +219,7 @@ impl TrustedSet {
 
     /// S1-S6: admits a new Snapshot.
     pub fn update_snapshot(&mut self, bytes: &[u8]) -> Result<()> {
-        let timestamp = self
-            .timestamp
-            .as_ref()
-            .ok_or_else(|| missing("timestamp"))?;
+        let timestamp = self.timestamp.as_ref().ok_or_else(|| missing("timestamp"))?;
         timestamp.check_fresh("timestamp", self.now)?;
         let listed = timestamp.snapshot_meta();
         check_meta_bytes("snapshot", "timestamp", listed, bytes)?;
@@ -260,10 +244,8 @@ impl TrustedSet {
                 });
             }
             for (file, old_meta) in &old.meta {
-                let new_meta = new
-                    .meta
-                    .get(file)
-                    .ok_or_else(|| Error::MetaRemoved { file: file.clone() })?;
+                let new_meta =
+                    new.meta.get(file).ok_or_else(|| Error::MetaRemoved { file: file.clone() })?;
                 if new_meta.version < old_meta.version {
                     return Err(Error::MetaRollback {
                         role: "snapshot".into(),
@@ -275,23 +257,27 @@ impl TrustedSet {
             }
         }
         new.check_fresh("snapshot", self.now)?;
-        self.snapshot = Some(Trusted {
-            value: new,
-            bytes: bytes.to_vec(),
-        });
+        self.snapshot = Some(Trusted { value: new, bytes: bytes.to_vec() });
         Ok(())
     }
 
     /// Loads previously trusted Targets of `role` (delegated by `parent`) as the baseline.
     pub fn load_targets(&mut self, role: &str, parent: &str, bytes: &[u8]) -> Result<()> {
         let meta = self.verify_targets_signature(role, parent, bytes)?;
-        self.targets.insert(
-            role.into(),
-            Trusted {
-                value: meta,
-                bytes: bytes.to_vec(),
-            },
-        );
+        self.targets.insert(role.into(), Trusted { value: meta, bytes: bytes.to_vec() });
+        self.delegators.insert(role.into(), parent.into());
+        Ok(())
+    }
+
+    /// A role delegated by several roles was verified with one delegator's keys; reached
+    /// through `parent`, it must meet `parent`'s keys and threshold too.
+    pub fn confirm_delegator(&mut self, role: &str, parent: &str) -> Result<()> {
+        if self.delegators.get(role).is_some_and(|p| p == parent) {
+            return Ok(());
+        }
+        let bytes = self.targets.get(role).ok_or_else(|| missing(role))?.bytes.clone();
+        self.verify_targets_signature(role, parent, &bytes)?;
+        self.delegators.insert(role.into(), parent.into());
         Ok(())
     }
 
@@ -299,8 +285,7 @@ impl TrustedSet {
     pub fn targets_is_current(&self, role: &str) -> bool {
         match (self.snapshot.as_ref(), self.targets.get(role)) {
             (Some(snapshot), Some(targets)) => {
-                self.check_listed_targets(snapshot, role, targets.version, &targets.bytes)
-                    .is_ok()
+                self.check_listed_targets(snapshot, role, targets.version, &targets.bytes).is_ok()
                     && targets.check_fresh(role, self.now).is_ok()
             }
             _ => false,
@@ -311,24 +296,28 @@ impl TrustedSet {
     pub fn update_targets(&mut self, role: &str, parent: &str, bytes: &[u8]) -> Result<()> {
         let snapshot = self.snapshot.as_ref().ok_or_else(|| missing("snapshot"))?;
         snapshot.check_fresh("snapshot", self.now)?;
-        let listed = snapshot
-            .targets_meta(role)
-            .ok_or_else(|| not_listed(role))?;
+        let listed = snapshot.targets_meta(role).ok_or_else(|| not_listed(role))?;
         check_meta_bytes(role, "snapshot", listed, bytes)?;
         let new = self.verify_targets_signature(role, parent, bytes)?;
         self.check_listed_targets(snapshot, role, new.version, bytes)?;
-        self.admit_targets(role, new, bytes)
+        self.admit_targets(role, parent, new, bytes)
     }
 
     /// Partial verification (Uptane 5.4.4.1): admits Director Targets without a Snapshot
     /// (T2 skipped), keys and threshold from the trusted Root.
     pub fn update_targets_unlisted(&mut self, bytes: &[u8]) -> Result<()> {
         let new = self.verify_targets_signature("targets", "root", bytes)?;
-        self.admit_targets("targets", new, bytes)
+        self.admit_targets("targets", "root", new, bytes)
     }
 
     /// T4, T5 and the profile's path and hash rules, then trust.
-    fn admit_targets(&mut self, role: &str, new: Targets, bytes: &[u8]) -> Result<()> {
+    fn admit_targets(
+        &mut self,
+        role: &str,
+        parent: &str,
+        new: Targets,
+        bytes: &[u8],
+    ) -> Result<()> {
         if self.rules.targets_version_monotonic {
             if let Some(old) = self.targets.get(role) {
                 if new.version < old.version {
@@ -346,19 +335,11 @@ impl TrustedSet {
                 TargetPath::new(path.as_str())?;
             }
             if self.rules.require_sha256 && !target.hashes.contains_key("sha256") {
-                return Err(Error::NoUsableHash {
-                    target: path.clone(),
-                    required: "sha256",
-                });
+                return Err(Error::NoUsableHash { target: path.clone(), required: "sha256" });
             }
         }
-        self.targets.insert(
-            role.into(),
-            Trusted {
-                value: new,
-                bytes: bytes.to_vec(),
-            },
-        );
+        self.targets.insert(role.into(), Trusted { value: new, bytes: bytes.to_vec() });
+        self.delegators.insert(role.into(), parent.into());
         Ok(())
     }
 
@@ -370,9 +351,7 @@ impl TrustedSet {
         version: u64,
         bytes: &[u8],
     ) -> Result<()> {
-        let listed = snapshot
-            .targets_meta(role)
-            .ok_or_else(|| not_listed(role))?;
+        let listed = snapshot.targets_meta(role).ok_or_else(|| not_listed(role))?;
         if listed.version != version {
             return Err(Error::MetaVersionMismatch {
                 role: role.into(),
@@ -401,6 +380,9 @@ impl TrustedSet {
             })?;
             envelope.verify(role, &delegations.keys, &delegated.role_keys())?;
         }
+        if let Some(delegations) = &meta.delegations {
+            self.check_key_ids(&delegations.keys)?;
+        }
         Ok(meta)
     }
 
@@ -424,16 +406,11 @@ impl TrustedSet {
 }
 
 fn not_listed(role: &str) -> Error {
-    Error::NotListed {
-        role: role.into(),
-        listed_by: "snapshot".into(),
-    }
+    Error::NotListed { role: role.into(), listed_by: "snapshot".into() }
 }
 
 fn missing(role: &str) -> Error {
-    Error::NotFound {
-        what: format!("trusted {role} metadata"),
-    }
+    Error::NotFound { what: format!("trusted {role} metadata") }
 }
 
 /// Checks `bytes` against the length and hashes a MetaFile lists (S1, T2).

@@ -53,15 +53,11 @@ pub struct Updater<F, S> {
 impl<F: Fetch, S: Store> Updater<F, S> {
     /// Starts a cycle at time `now` from the Root in `store` (`root.json`).
     pub fn new(fetcher: F, store: S, now: DateTime<Utc>, rules: Rules) -> Result<Updater<F, S>> {
-        let root = store.load("root.json")?.ok_or_else(|| Error::NotFound {
-            what: "trusted root.json".into(),
-        })?;
+        let root = store
+            .load("root.json")?
+            .ok_or_else(|| Error::NotFound { what: "trusted root.json".into() })?;
         let set = TrustedSet::new(&root, now, rules)?;
-        Ok(Updater {
-            set,
-            fetcher,
-            store,
-        })
+        Ok(Updater { set, fetcher, store })
     }
 
     pub fn trusted(&self) -> &TrustedSet {
@@ -83,11 +79,7 @@ impl<F: Fetch, S: Store> Updater<F, S> {
         let timestamp = self.update_timestamp()?;
         let snapshot_changed = self.update_snapshot()?;
         self.update_targets("targets", "root")?;
-        Ok(Refresh {
-            root_version: self.set.root().version,
-            timestamp,
-            snapshot_changed,
-        })
+        Ok(Refresh { root_version: self.set.root().version, timestamp, snapshot_changed })
     }
 
     fn update_root(&mut self) -> Result<()> {
@@ -115,9 +107,7 @@ impl<F: Fetch, S: Store> Updater<F, S> {
                 tracing::debug!(error = %e, "stored timestamp no longer verifies; ignored");
             }
         }
-        let bytes = self
-            .fetcher
-            .fetch("timestamp.json", self.set.rules().max_timestamp_bytes)?;
+        let bytes = self.fetcher.fetch("timestamp.json", self.set.rules().max_timestamp_bytes)?;
         let outcome = self.set.update_timestamp(&bytes)?;
         if outcome == TimestampUpdate::Updated {
             self.store.save("timestamp.json", &bytes)?;
@@ -137,9 +127,7 @@ impl<F: Fetch, S: Store> Updater<F, S> {
         let listed = self
             .set
             .timestamp()
-            .ok_or_else(|| Error::NotFound {
-                what: "trusted timestamp".into(),
-            })?
+            .ok_or_else(|| Error::NotFound { what: "trusted timestamp".into() })?
             .snapshot_meta()
             .clone();
         let name = self.versioned("snapshot.json", listed.version);
@@ -154,7 +142,7 @@ impl<F: Fetch, S: Store> Updater<F, S> {
     /// fresh one.
     fn update_targets(&mut self, role: &str, parent: &str) -> Result<()> {
         if self.set.targets_is_current(role) {
-            return Ok(());
+            return self.set.confirm_delegator(role, parent);
         }
         let file = role_file_name(role);
         if let Some(local) = self.store.load(&file)? {
@@ -165,14 +153,9 @@ impl<F: Fetch, S: Store> Updater<F, S> {
                 return Ok(());
             }
         }
-        let listed = self
-            .set
-            .snapshot()
-            .and_then(|s| s.targets_meta(role))
-            .cloned()
-            .ok_or_else(|| Error::NotListed {
-                role: role.into(),
-                listed_by: "snapshot".into(),
+        let listed =
+            self.set.snapshot().and_then(|s| s.targets_meta(role)).cloned().ok_or_else(|| {
+                Error::NotListed { role: role.into(), listed_by: "snapshot".into() }
             })?;
         let name = self.versioned(&file, listed.version);
         let limit = listed.length.unwrap_or(self.set.rules().max_targets_bytes);
@@ -183,11 +166,7 @@ impl<F: Fetch, S: Store> Updater<F, S> {
     }
 
     fn versioned(&self, file: &str, version: u64) -> String {
-        if self.set.root().consistent_snapshot {
-            format!("{version}.{file}")
-        } else {
-            file.into()
-        }
+        if self.set.root().consistent_snapshot { format!("{version}.{file}") } else { file.into() }
     }
 
     /// Finds the signed entry for `path` by a pre-order depth-first search of the delegation
@@ -212,11 +191,7 @@ impl<F: Fetch, S: Store> Updater<F, S> {
             let targets = self.set.targets(&role).map(|t| t.meta());
             let Some(targets) = targets else { break };
             if let Some(file) = targets.targets.get(path) {
-                return Ok(Some(FoundTarget {
-                    path: path.into(),
-                    file: file.clone(),
-                    role,
-                }));
+                return Ok(Some(FoundTarget { path: path.into(), file: file.clone(), role }));
             }
             let Some(delegations) = &targets.delegations else {
                 continue;
@@ -235,12 +210,7 @@ impl<F: Fetch, S: Store> Updater<F, S> {
             if terminated {
                 to_visit.clear();
             }
-            to_visit.extend(
-                children
-                    .iter()
-                    .rev()
-                    .map(|c| (c.name.to_string(), role.clone())),
-            );
+            to_visit.extend(children.iter().rev().map(|c| (c.name.to_string(), role.clone())));
         }
         Ok(None)
     }
