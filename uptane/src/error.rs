@@ -135,6 +135,8 @@ pub enum Error {
     DirectorImageMismatch { target: String, field: &'static str },
     #[error("{target}: hardware id {ecu} of ECU {serial} is not among {listed:?}")]
     HardwareIdMismatch { target: String, serial: String, ecu: String, listed: Vec<String> },
+    #[error("manifest lacks the report of ECU {serial}")]
+    MissingReport { serial: String },
     #[error("{target}: no signed entry in {repository}")]
     TargetNotFound { target: String, repository: String },
 
@@ -197,7 +199,11 @@ impl Error {
             HardwareIdMismatch { .. } => Attack::HwIdMismatch,
             TooLarge { .. } => Attack::EndlessData,
             SlowRetrieval { .. } => Attack::SlowRetrieval,
-            NotFound { .. } | Transport { .. } | Io { .. } | Other(_) => return None,
+            // A missing report is what a partial-bundle attack (A10) or a broken ECU looks like:
+            // detected and recorded, not attributable.
+            MissingReport { .. } | NotFound { .. } | Transport { .. } | Io { .. } | Other(_) => {
+                return None;
+            }
         })
     }
 

@@ -6,9 +6,13 @@
 
 pub mod canonical;
 pub mod crypto;
+pub mod director;
 mod error;
+pub mod image;
+pub mod manifest;
 pub mod metadata;
 pub mod names;
 pub mod repository;
+pub mod time;
 
 pub use error::{ALL_ATTACKS, Attack, Error, Result};

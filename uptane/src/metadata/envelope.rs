@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use super::Metadata;
 use super::root::RoleKeys;
 use crate::canonical;
-use crate::crypto::{KeyMap, Signer};
+use crate::crypto::{KeyMap, PublicKey, Signer};
 use crate::error::{Error, Result};
 
 /// One entry of `signatures`. `method` is written for older Uptane clients but never trusted.
@@ -44,6 +44,15 @@ impl Envelope {
     pub fn parse(bytes: &[u8], role: &str) -> Result<Envelope> {
         let raw: RawEnvelope =
             serde_json::from_slice(bytes).map_err(|e| Error::malformed(role, e))?;
+        Envelope::from_raw(raw, role)
+    }
+
+    /// Reads a signed document nested in another (an ECU report inside a vehicle manifest).
+    pub fn from_value(value: &Value, what: &str) -> Result<Envelope> {
+        Envelope::from_raw(decode_value(value, what)?, what)
+    }
+
+    fn from_raw(raw: RawEnvelope, role: &str) -> Result<Envelope> {
         if !raw.signed.is_object() {
             return Err(Error::malformed(role, "`signed` is not an object"));
         }
@@ -75,6 +84,19 @@ impl Envelope {
         let meta = decode_value::<M>(&self.signed, role)?;
         meta.validate(role)?;
         Ok(meta)
+    }
+
+    /// Decodes the `signed` object of a document that is not role metadata (a manifest, a
+    /// time attestation).
+    pub fn decode_document<T: DeserializeOwned>(&self, what: &str) -> Result<T> {
+        decode_value(&self.signed, what)
+    }
+
+    /// Checks that `key` signed the canonical form of `signed` (documents with one signer).
+    pub fn verify_key(&self, what: &str, key: &PublicKey) -> Result<()> {
+        let keyid = key.key_id()?;
+        let keys = KeyMap::from([(keyid.clone(), key.clone())]);
+        self.verify(what, &keys, &RoleKeys::new(vec![keyid], 1))
     }
 
     /// Checks that a threshold of unique keys of `role_keys`, found in `keys`, signed the
@@ -131,17 +153,19 @@ pub struct SignedMetadata<M> {
 }
 
 impl<M: Metadata> SignedMetadata<M> {
-    /// Unsigned metadata.
-    pub fn new(signed: M) -> SignedMetadata<M> {
-        SignedMetadata { signed, signatures: Vec::new() }
-    }
-
     /// Loads metadata from a file's bytes without verifying it, keeping its signatures (for
     /// collecting signatures from several key holders).
     pub fn from_bytes(bytes: &[u8], role: &str) -> Result<SignedMetadata<M>> {
         let envelope = Envelope::parse(bytes, role)?;
         let signed = envelope.decode(role)?;
         Ok(SignedMetadata { signed, signatures: envelope.signatures })
+    }
+}
+
+impl<M: Serialize> SignedMetadata<M> {
+    /// Unsigned metadata (or any other signed document, such as a manifest).
+    pub fn new(signed: M) -> SignedMetadata<M> {
+        SignedMetadata { signed, signatures: Vec::new() }
     }
 
     /// The canonical bytes that signatures cover.
