@@ -73,17 +73,14 @@ pub fn write(out: &mut Vec<u8>, value: &Value) -> Result<()> {
 fn write_str(out: &mut Vec<u8>, s: &str) {
     out.reserve(s.len() + 2);
     out.push(b'"');
-    let bytes = s.as_bytes();
-    let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        if b == b'"' || b == b'\\' {
-            out.extend_from_slice(&bytes[start..i]);
-            out.push(b'\\');
-            out.push(b);
-            start = i + 1;
-        }
+    let mut rest = s.as_bytes();
+    while let Some(i) = memchr::memchr2(b'"', b'\\', rest) {
+        out.extend_from_slice(&rest[..i]);
+        out.push(b'\\');
+        out.push(rest[i]);
+        rest = &rest[i + 1..];
     }
-    out.extend_from_slice(&bytes[start..]);
+    out.extend_from_slice(rest);
     out.push(b'"');
 }
 

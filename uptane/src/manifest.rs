@@ -77,9 +77,10 @@ pub fn sign_report(report: EcuVersionReport, key: &dyn Signer) -> Result<SignedR
 
 /// Verifies a report (as JSON) with the ECU's key and returns its body.
 pub fn verify_report(report: &Value, key: &PublicKey) -> Result<EcuVersionReport> {
-    let envelope = Envelope::from_value(report, "ECU version report")?;
-    envelope.verify_key("ECU version report", key)?;
-    envelope.decode_document("ECU version report")
+    const WHAT: &str = "ECU version report";
+    let report = Envelope::from_value(report, WHAT)?.decode_document::<EcuVersionReport>(WHAT)?;
+    report.verify_key(WHAT, key)?;
+    Ok(report.into_body())
 }
 
 /// The signed body of a vehicle version manifest.
@@ -126,11 +127,11 @@ pub fn verify_manifest(
     keys: &EcuKeys,
 ) -> Result<(VehicleManifest, BTreeMap<EcuSerial, EcuVersionReport>)> {
     const WHAT: &str = "vehicle manifest";
-    let envelope = Envelope::parse(bytes, WHAT)?;
     let primary_key =
         keys.get(primary).ok_or_else(|| Error::UnknownEcu { serial: primary.to_string() })?;
-    envelope.verify_key(WHAT, primary_key)?;
-    let manifest: VehicleManifest = envelope.decode_document(WHAT)?;
+    let manifest = Envelope::parse(bytes, WHAT)?.decode_document::<VehicleManifest>(WHAT)?;
+    manifest.verify_key(WHAT, primary_key)?;
+    let manifest = manifest.into_body();
     if manifest.vin != *vin {
         return Err(Error::VinMismatch {
             expected: vin.to_string(),

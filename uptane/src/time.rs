@@ -48,9 +48,9 @@ pub fn verify_attestation(
     const WHAT: &str = "time attestation";
     let keys = time_keys(root)?
         .ok_or_else(|| Error::Time("the Director root names no time key".into()))?;
-    let envelope = Envelope::parse(bytes, WHAT)?;
-    envelope.verify(WHAT, &root.keys, &keys).map_err(|e| Error::Time(e.to_string()))?;
-    let attestation: TimeAttestation = envelope.decode_document(WHAT)?;
+    let attestation = Envelope::parse(bytes, WHAT)?.decode_document::<TimeAttestation>(WHAT)?;
+    attestation.verify(WHAT, &root.keys, &keys).map_err(|e| Error::Time(e.to_string()))?;
+    let attestation = attestation.into_body();
     if !attestation.nonces.iter().any(|n| n == nonce) {
         return Err(Error::Time("this ECU's nonce is not attested".into()));
     }

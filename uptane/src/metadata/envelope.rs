@@ -24,12 +24,12 @@ pub struct Signature {
     pub extra: Map<String, Value>,
 }
 
-/// A metadata file as received: the generic `signed` value (unknown fields intact) and its
-/// signatures. Nothing in it is trusted until [`Envelope::verify`] passes.
+/// A signed file as parsed: the generic `signed` value (unknown fields intact) and its
+/// signatures. Decoding it yields an [`Unverified`] body, trusted only once verified.
 #[derive(Debug, Clone)]
 pub struct Envelope {
-    pub signed: Value,
-    pub signatures: Vec<Signature>,
+    signed: Value,
+    signatures: Vec<Signature>,
 }
 
 /// Unknown envelope fields are ignored, as python-tuf does.
@@ -49,7 +49,8 @@ impl Envelope {
 
     /// Reads a signed document nested in another (an ECU report inside a vehicle manifest).
     pub fn from_value(value: &Value, what: &str) -> Result<Envelope> {
-        Envelope::from_raw(decode_value(value, what)?, what)
+        let raw = RawEnvelope::deserialize(value).map_err(|e| Error::malformed(what, e))?;
+        Envelope::from_raw(raw, what)
     }
 
     fn from_raw(raw: RawEnvelope, role: &str) -> Result<Envelope> {
@@ -69,8 +70,8 @@ impl Envelope {
     }
 
     /// Decodes the `signed` object as metadata of type `M`, checking `_type` exactly and the
-    /// structural rules of `M`. This says nothing about signatures.
-    pub fn decode<M: Metadata>(&self, role: &str) -> Result<M> {
+    /// structural rules of `M`. Signatures are checked on the result.
+    pub fn decode<M: Metadata>(self, role: &str) -> Result<Unverified<M>> {
         let found = self.signed.get("_type").and_then(Value::as_str).unwrap_or_default();
         if found != M::TYPE {
             return Err(Error::WrongType {
@@ -81,18 +82,45 @@ impl Envelope {
         }
         let spec = self.signed.get("spec_version").and_then(Value::as_str).unwrap_or_default();
         check_spec_version(role, spec)?;
-        let meta = decode_value::<M>(&self.signed, role)?;
-        meta.validate(role)?;
-        Ok(meta)
+        let unverified = self.decode_document::<M>(role)?;
+        unverified.body.validate(role)?;
+        Ok(unverified)
     }
 
-    /// Decodes the `signed` object of a document that is not role metadata (a manifest, a
-    /// time attestation).
-    pub fn decode_document<T: DeserializeOwned>(&self, what: &str) -> Result<T> {
-        decode_value(&self.signed, what)
+    /// Decodes the `signed` object of any signed document (a manifest, a time attestation).
+    /// The canonical bytes are taken first, from the value as received; the value is then
+    /// consumed, which is markedly faster than decoding from a borrowed one.
+    pub fn decode_document<T: DeserializeOwned>(self, what: &str) -> Result<Unverified<T>> {
+        let message = canonical::to_vec(&self.signed)?;
+        let body = T::deserialize(self.signed).map_err(|e| Error::malformed(what, e))?;
+        Ok(Unverified { body, message, signatures: self.signatures })
+    }
+}
+
+/// A decoded body whose signatures have not been checked yet.
+#[derive(Debug, Clone)]
+pub struct Unverified<T> {
+    body: T,
+    message: Vec<u8>,
+    signatures: Vec<Signature>,
+}
+
+impl<T> Unverified<T> {
+    /// The body, for reading what verification needs (a new Root's own keys). Not trusted.
+    pub fn body(&self) -> &T {
+        &self.body
     }
 
-    /// Checks that `key` signed the canonical form of `signed` (documents with one signer).
+    pub fn signatures(&self) -> &[Signature] {
+        &self.signatures
+    }
+
+    /// The body, after every check the caller needed has passed.
+    pub fn into_body(self) -> T {
+        self.body
+    }
+
+    /// Checks that `key` signed the body (documents with one signer).
     pub fn verify_key(&self, what: &str, key: &PublicKey) -> Result<()> {
         let keyid = key.key_id()?;
         let keys = KeyMap::from([(keyid.clone(), key.clone())]);
@@ -100,23 +128,19 @@ impl Envelope {
     }
 
     /// Checks that a threshold of unique keys of `role_keys`, found in `keys`, signed the
-    /// canonical form of `signed`. Signatures from other keys, or invalid ones, are ignored as
-    /// long as the threshold is met (BP 9.0.4).
+    /// canonical form of the body as received. Signatures from other keys, or invalid ones,
+    /// are ignored as long as the threshold is met (BP 9.0.4).
     pub fn verify(&self, role: &str, keys: &KeyMap, role_keys: &RoleKeys) -> Result<()> {
-        let message = canonical::to_vec(&self.signed)?;
         let mut valid = BTreeSet::new();
         for signature in &self.signatures {
             if !role_keys.keyids.contains(&signature.keyid) {
                 continue;
             }
-            let Some(key) = keys.get(&signature.keyid) else {
-                continue;
-            };
-            let Ok(sig) = hex::decode(&signature.sig) else {
-                continue;
-            };
-            if key.verify(&message, &sig) {
-                valid.insert(signature.keyid.as_str());
+            let Some(key) = keys.get(&signature.keyid) else { continue };
+            let Ok(sig) = hex::decode(&signature.sig) else { continue };
+            if key.verify(&self.message, &sig) {
+                // Unique keys, not unique key ids: one key listed under two ids counts once.
+                valid.insert(key.material()?);
             }
         }
         if valid.len() < role_keys.threshold as usize {
@@ -128,10 +152,6 @@ impl Envelope {
         }
         Ok(())
     }
-}
-
-fn decode_value<T: DeserializeOwned>(value: &Value, role: &str) -> Result<T> {
-    T::deserialize(value).map_err(|e| Error::malformed(role, e))
 }
 
 /// Accepts `spec_version` "1.x" or "1.x.y" (TUF: same major version).
@@ -156,9 +176,8 @@ impl<M: Metadata> SignedMetadata<M> {
     /// Loads metadata from a file's bytes without verifying it, keeping its signatures (for
     /// collecting signatures from several key holders).
     pub fn from_bytes(bytes: &[u8], role: &str) -> Result<SignedMetadata<M>> {
-        let envelope = Envelope::parse(bytes, role)?;
-        let signed = envelope.decode(role)?;
-        Ok(SignedMetadata { signed, signatures: envelope.signatures })
+        let unverified = Envelope::parse(bytes, role)?.decode(role)?;
+        Ok(SignedMetadata { signed: unverified.body, signatures: unverified.signatures })
     }
 }
 
@@ -175,15 +194,26 @@ impl<M: Serialize> SignedMetadata<M> {
 
     /// Adds (or replaces) the signature of `signer`.
     pub fn sign(&mut self, signer: &dyn Signer) -> Result<()> {
+        self.sign_with(&[signer])
+    }
+
+    /// Adds (or replaces) the signatures of several signers, canonicalising once.
+    pub fn sign_with(&mut self, signers: &[&dyn Signer]) -> Result<()> {
         let message = self.canonical_signed()?;
-        let sig = hex::encode(signer.sign(&message)?);
-        self.signatures.retain(|s| s.keyid != signer.key_id());
-        self.signatures.push(Signature {
-            keyid: signer.key_id().to_owned(),
-            method: Some(signer.public_key().scheme.clone()),
-            sig,
-            extra: Map::new(),
-        });
+        self.add_signatures(&message, signers)
+    }
+
+    fn add_signatures(&mut self, message: &[u8], signers: &[&dyn Signer]) -> Result<()> {
+        for signer in signers {
+            let sig = hex::encode(signer.sign(message)?);
+            self.signatures.retain(|s| s.keyid != signer.key_id());
+            self.signatures.push(Signature {
+                keyid: signer.key_id().to_owned(),
+                method: Some(signer.public_key().scheme.clone()),
+                sig,
+                extra: Map::new(),
+            });
+        }
         Ok(())
     }
 
@@ -205,9 +235,30 @@ impl<M: Serialize> SignedMetadata<M> {
         Ok(())
     }
 
-    /// Compact JSON, as served.
+    /// The file as served: canonical JSON of the whole envelope.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        serde_json::to_vec(self).map_err(|e| Error::Other(e.to_string()))
+        self.envelope_bytes(&self.canonical_signed()?)
+    }
+
+    /// Signs with every signer and returns the file's bytes, canonicalising the body once (the
+    /// Director and the Image repository sign on their hot paths).
+    pub fn sign_to_bytes(&mut self, signers: &[&dyn Signer]) -> Result<Vec<u8>> {
+        let message = self.canonical_signed()?;
+        self.add_signatures(&message, signers)?;
+        self.envelope_bytes(&message)
+    }
+
+    /// `{"signatures":[...],"signed":BODY}`: keys in canonical order, so the whole file is
+    /// canonical JSON.
+    fn envelope_bytes(&self, message: &[u8]) -> Result<Vec<u8>> {
+        let signatures = canonical::to_vec_from(&self.signatures)?;
+        let mut out = Vec::with_capacity(message.len() + signatures.len() + 32);
+        out.extend_from_slice(b"{\"signatures\":");
+        out.extend_from_slice(&signatures);
+        out.extend_from_slice(b",\"signed\":");
+        out.extend_from_slice(message);
+        out.push(b'}');
+        Ok(out)
     }
 
     /// Indented JSON, for files people read.
@@ -221,6 +272,23 @@ impl<M: Serialize> SignedMetadata<M> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn served_bytes_are_canonical_and_verify() {
+        let key = crate::crypto::PrivateKey::ed25519_from_seed(&[3; 32]).unwrap();
+        let mut root = super::super::Root::new(chrono::Utc::now());
+        root.add_key("root", key.public_key()).unwrap();
+        root.extra.insert("app!".into(), Value::from("x\"y"));
+        let mut signed = SignedMetadata::new(root);
+        let bytes = signed.sign_to_bytes(&[&key]).unwrap();
+        let value: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(canonical::to_vec(&value).unwrap(), bytes);
+        assert_eq!(signed.to_bytes().unwrap(), bytes);
+        let unverified =
+            Envelope::parse(&bytes, "root").unwrap().decode::<super::super::Root>("root").unwrap();
+        let own = unverified.body().clone();
+        unverified.verify("root", &own.keys, own.role("root").unwrap()).unwrap();
+    }
 
     #[test]
     fn spec_versions() {

@@ -6,6 +6,7 @@
 
 mod delegation;
 mod envelope;
+mod fields;
 mod root;
 mod snapshot;
 mod targets;
@@ -19,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 pub use delegation::{DelegatedRole, Delegations};
-pub use envelope::{Envelope, Signature, SignedMetadata};
+pub use envelope::{Envelope, Signature, SignedMetadata, Unverified};
 pub use root::{RoleKeys, Root};
 pub use snapshot::Snapshot;
 pub use targets::{EcuIdentifier, TargetCustom, TargetFile, Targets};
@@ -86,6 +87,10 @@ pub mod tuf_time {
         })
     }
 }
+
+/// A TUF time as a standalone value (for hand-written deserialisers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+struct TufTime(#[serde(with = "tuf_time")] DateTime<Utc>);
 
 /// Hashes by algorithm name, hex-encoded.
 pub type Hashes = BTreeMap<String, String>;

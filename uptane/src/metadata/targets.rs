@@ -6,12 +6,13 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{Delegations, Hashes, Metadata, SPEC_VERSION, check_version, tuf_time};
+use super::fields::{deserialize_object, required, take, visit_fields};
+use super::{Delegations, Hashes, Metadata, SPEC_VERSION, TufTime, check_version, tuf_time};
 use crate::error::{Error, Result};
 use crate::names::{EcuSerial, HardwareId};
 
 /// The signed body of a Targets file, top-level or delegated, Image repository or Director.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Targets {
     #[serde(rename = "_type")]
     pub kind: String,
@@ -28,6 +29,48 @@ pub struct Targets {
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
+
+deserialize_object!(Targets, "a targets object", |map| {
+    let (mut kind, mut spec_version, mut version, mut expires) = (None, None, None, None);
+    let (mut targets, mut delegations, mut custom) = (None, None, None);
+    let extra = visit_fields(map, |key, map| match key {
+        "_type" => take(map, "_type", &mut kind),
+        "spec_version" => take(map, "spec_version", &mut spec_version),
+        "version" => take(map, "version", &mut version),
+        "expires" => take(map, "expires", &mut expires),
+        "targets" => take(map, "targets", &mut targets),
+        "delegations" => take(map, "delegations", &mut delegations),
+        "custom" => take(map, "custom", &mut custom),
+        _ => Ok(false),
+    })?;
+    let expires: TufTime = required(expires, "expires")?;
+    Ok(Targets {
+        kind: required(kind, "_type")?,
+        spec_version: required(spec_version, "spec_version")?,
+        version: required(version, "version")?,
+        expires: expires.0,
+        targets: required(targets, "targets")?,
+        delegations: delegations.flatten(),
+        custom: custom.flatten(),
+        extra,
+    })
+});
+
+deserialize_object!(TargetFile, "a target entry", |map| {
+    let (mut length, mut hashes, mut custom) = (None, None, None);
+    let extra = visit_fields(map, |key, map| match key {
+        "length" => take(map, "length", &mut length),
+        "hashes" => take(map, "hashes", &mut hashes),
+        "custom" => take(map, "custom", &mut custom),
+        _ => Ok(false),
+    })?;
+    Ok(TargetFile {
+        length: required(length, "length")?,
+        hashes: required(hashes, "hashes")?,
+        custom,
+        extra,
+    })
+});
 
 impl Targets {
     pub fn new(version: u64, expires: DateTime<Utc>) -> Targets {
@@ -80,7 +123,7 @@ impl Metadata for Targets {
 }
 
 /// One image entry: length, hashes, custom fields.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TargetFile {
     pub length: u64,
     pub hashes: Hashes,
@@ -105,7 +148,7 @@ impl TargetFile {
     /// The Uptane custom fields, parsed (missing custom means all fields absent).
     pub fn uptane(&self, path: &str) -> Result<TargetCustom> {
         match &self.custom {
-            None => Ok(TargetCustom::default()),
+            None | Some(Value::Null) => Ok(TargetCustom::default()),
             Some(value) => TargetCustom::deserialize(value)
                 .map_err(|e| Error::malformed("targets", format!("{path}: custom: {e}"))),
         }

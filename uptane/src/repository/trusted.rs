@@ -66,9 +66,10 @@ impl TrustedSet {
     /// Starts from a Root trusted out of band (provisioned, or stored by an earlier cycle). It
     /// must be signed by its own threshold; its expiry is checked later (R3).
     pub fn new(root: &[u8], now: DateTime<Utc>, rules: Rules) -> Result<TrustedSet> {
-        let envelope = Envelope::parse(root, "root")?;
-        let meta: Root = envelope.decode("root")?;
-        envelope.verify("root", &meta.keys, meta.role("root")?)?;
+        let unverified = Envelope::parse(root, "root")?.decode::<Root>("root")?;
+        let own = unverified.body();
+        unverified.verify("root", &own.keys, own.role("root")?)?;
+        let meta = unverified.into_body();
         let set = TrustedSet {
             rules,
             now,
@@ -125,10 +126,11 @@ impl TrustedSet {
     /// dropped (fast-forward recovery); so are all Targets if the Targets keys changed.
     /// Returns whether Timestamp and Snapshot were dropped.
     pub fn update_root(&mut self, bytes: &[u8]) -> Result<bool> {
-        let envelope = Envelope::parse(bytes, "root")?;
-        let new: Root = envelope.decode("root")?;
-        envelope.verify("root", &self.root.keys, self.root.role("root")?)?;
-        envelope.verify("root", &new.keys, new.role("root")?)?;
+        let unverified = Envelope::parse(bytes, "root")?.decode::<Root>("root")?;
+        let own = unverified.body();
+        unverified.verify("root", &self.root.keys, self.root.role("root")?)?;
+        unverified.verify("root", &own.keys, own.role("root")?)?;
+        let new = unverified.into_body();
         let expected = self.root.version + 1;
         if new.version != expected {
             return Err(Error::RootVersion { expected, found: new.version });
@@ -209,7 +211,7 @@ impl TrustedSet {
         match (&self.timestamp, &self.snapshot) {
             (Some(timestamp), Some(snapshot)) => {
                 let listed = timestamp.snapshot_meta();
-                snapshot.version == listed.version
+                check_meta_version("snapshot", "timestamp", listed, snapshot.version).is_ok()
                     && check_meta_bytes("snapshot", "timestamp", listed, &snapshot.bytes).is_ok()
                     && snapshot.check_fresh("snapshot", self.now).is_ok()
             }
@@ -224,14 +226,7 @@ impl TrustedSet {
         let listed = timestamp.snapshot_meta();
         check_meta_bytes("snapshot", "timestamp", listed, bytes)?;
         let new: Snapshot = self.verify_top_level(bytes, "snapshot")?;
-        if new.version != listed.version {
-            return Err(Error::MetaVersionMismatch {
-                role: "snapshot".into(),
-                listed_by: "timestamp".into(),
-                expected: listed.version,
-                found: new.version,
-            });
-        }
+        check_meta_version("snapshot", "timestamp", listed, new.version)?;
         for meta in new.meta.values() {
             self.check_meta_hashes("snapshot", meta)?;
         }
@@ -283,9 +278,11 @@ impl TrustedSet {
 
     /// Whether the trusted Targets of `role` are the version the Snapshot lists and fresh.
     pub fn targets_is_current(&self, role: &str) -> bool {
-        match (self.snapshot.as_ref(), self.targets.get(role)) {
-            (Some(snapshot), Some(targets)) => {
-                self.check_listed_targets(snapshot, role, targets.version, &targets.bytes).is_ok()
+        let listed = self.snapshot.as_ref().and_then(|s| s.targets_meta(role));
+        match (listed, self.targets.get(role)) {
+            (Some(listed), Some(targets)) => {
+                check_meta_version(role, "snapshot", listed, targets.version).is_ok()
+                    && check_meta_bytes(role, "snapshot", listed, &targets.bytes).is_ok()
                     && targets.check_fresh(role, self.now).is_ok()
             }
             _ => false,
@@ -299,7 +296,7 @@ impl TrustedSet {
         let listed = snapshot.targets_meta(role).ok_or_else(|| not_listed(role))?;
         check_meta_bytes(role, "snapshot", listed, bytes)?;
         let new = self.verify_targets_signature(role, parent, bytes)?;
-        self.check_listed_targets(snapshot, role, new.version, bytes)?;
+        check_meta_version(role, "snapshot", listed, new.version)?;
         self.admit_targets(role, parent, new, bytes)
     }
 
@@ -343,32 +340,11 @@ impl TrustedSet {
         Ok(())
     }
 
-    /// T2: the version (and hashes and length, if listed) the Snapshot gives for `role`.
-    fn check_listed_targets(
-        &self,
-        snapshot: &Snapshot,
-        role: &str,
-        version: u64,
-        bytes: &[u8],
-    ) -> Result<()> {
-        let listed = snapshot.targets_meta(role).ok_or_else(|| not_listed(role))?;
-        if listed.version != version {
-            return Err(Error::MetaVersionMismatch {
-                role: role.into(),
-                listed_by: "snapshot".into(),
-                expected: listed.version,
-                found: version,
-            });
-        }
-        check_meta_bytes(role, "snapshot", listed, bytes)
-    }
-
     /// Decodes Targets of `role` and checks T3 against the keys `parent` gives it.
     fn verify_targets_signature(&self, role: &str, parent: &str, bytes: &[u8]) -> Result<Targets> {
-        let envelope = Envelope::parse(bytes, role)?;
-        let meta: Targets = envelope.decode(role)?;
+        let unverified = Envelope::parse(bytes, role)?.decode::<Targets>(role)?;
         if parent == "root" {
-            envelope.verify(role, &self.root.keys, self.root.role("targets")?)?;
+            unverified.verify(role, &self.root.keys, self.root.role("targets")?)?;
         } else {
             let delegations = self
                 .targets
@@ -378,8 +354,9 @@ impl TrustedSet {
             let delegated = delegations.role(role).ok_or_else(|| Error::NotFound {
                 what: format!("delegation of {role} in {parent}"),
             })?;
-            envelope.verify(role, &delegations.keys, &delegated.role_keys())?;
+            unverified.verify(role, &delegations.keys, &delegated.role_keys())?;
         }
+        let meta = unverified.into_body();
         if let Some(delegations) = &meta.delegations {
             self.check_key_ids(&delegations.keys)?;
         }
@@ -388,10 +365,9 @@ impl TrustedSet {
 
     /// Decodes a top-level role and checks its threshold against the trusted Root.
     fn verify_top_level<M: Metadata>(&self, bytes: &[u8], role: &str) -> Result<M> {
-        let envelope = Envelope::parse(bytes, role)?;
-        let meta: M = envelope.decode(role)?;
-        envelope.verify(role, &self.root.keys, self.root.role(role)?)?;
-        Ok(meta)
+        let unverified = Envelope::parse(bytes, role)?.decode::<M>(role)?;
+        unverified.verify(role, &self.root.keys, self.root.role(role)?)?;
+        Ok(unverified.into_body())
     }
 
     /// The profile: a listed hash set must include sha256.
@@ -413,7 +389,20 @@ fn missing(role: &str) -> Error {
     Error::NotFound { what: format!("trusted {role} metadata") }
 }
 
-/// Checks `bytes` against the length and hashes a MetaFile lists (S1, T2).
+/// Checks a version against the one a MetaFile lists (S1, T2).
+fn check_meta_version(role: &str, listed_by: &str, meta: &MetaFile, version: u64) -> Result<()> {
+    if meta.version != version {
+        return Err(Error::MetaVersionMismatch {
+            role: role.into(),
+            listed_by: listed_by.into(),
+            expected: meta.version,
+            found: version,
+        });
+    }
+    Ok(())
+}
+
+/// Checks `bytes` against the length and hashes a MetaFile lists (S1, T2), before parsing.
 fn check_meta_bytes(role: &str, listed_by: &str, meta: &MetaFile, bytes: &[u8]) -> Result<()> {
     if let Some(length) = meta.length {
         if length != bytes.len() as u64 {
