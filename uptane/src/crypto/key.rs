@@ -120,6 +120,13 @@ impl PublicKey {
         }
     }
 
+    /// The raw public key signatures are checked against. Key objects that differ only in
+    /// spelling (extra fields, hex case, PEM layout, `keytype` alias) have different key ids
+    /// but the same material, and are one key when counting a threshold.
+    pub fn material(&self) -> Result<Vec<u8>> {
+        self.verifier().map(|(_, raw)| raw)
+    }
+
     /// The ring algorithm and the raw public key bytes it expects.
     fn verifier(&self) -> Result<(&'static dyn VerificationAlgorithm, Vec<u8>)> {
         let scheme = self.scheme()?;
