@@ -14,5 +14,6 @@ pub mod metadata;
 pub mod names;
 pub mod repository;
 pub mod time;
+pub mod verification;
 
 pub use error::{ALL_ATTACKS, Attack, Error, Result};

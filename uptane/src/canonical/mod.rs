@@ -10,6 +10,8 @@
 //! whose byte order on UTF-8 is code-point order); no whitespace; in strings only `\` and `"`
 //! are escaped, everything else (control characters, non-ASCII) is written raw; integers only.
 
+mod serializer;
+
 use serde_json::Value;
 
 use crate::error::{Error, Result};
@@ -21,10 +23,11 @@ pub fn to_vec(value: &Value) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// Encodes any serialisable value canonically, through a `serde_json::Value`.
-pub fn to_vec_from<T: serde::Serialize>(value: &T) -> Result<Vec<u8>> {
-    let value = serde_json::to_value(value).map_err(|e| Error::Canonical(e.to_string()))?;
-    to_vec(&value)
+/// Encodes any serialisable value canonically, straight from its `Serialize` impl.
+pub fn to_vec_from<T: serde::Serialize + ?Sized>(value: &T) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(256);
+    serializer::write_serialize(&mut out, value).map_err(|e| Error::Canonical(e.0))?;
+    Ok(out)
 }
 
 /// Appends the canonical encoding of `value` to `out`.
@@ -34,11 +37,10 @@ pub fn write(out: &mut Vec<u8>, value: &Value) -> Result<()> {
         Value::Bool(true) => out.extend_from_slice(b"true"),
         Value::Bool(false) => out.extend_from_slice(b"false"),
         Value::Number(n) => {
-            let mut buf = itoa::Buffer::new();
             if let Some(i) = n.as_u64() {
-                out.extend_from_slice(buf.format(i).as_bytes());
+                write_u64(out, i);
             } else if let Some(i) = n.as_i64() {
-                out.extend_from_slice(buf.format(i).as_bytes());
+                write_i64(out, i);
             } else {
                 return Err(Error::Canonical(format!("{n} is not an integer")));
             }
@@ -70,6 +72,14 @@ pub fn write(out: &mut Vec<u8>, value: &Value) -> Result<()> {
     Ok(())
 }
 
+fn write_u64(out: &mut Vec<u8>, value: u64) {
+    out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+}
+
+fn write_i64(out: &mut Vec<u8>, value: i64) {
+    out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+}
+
 fn write_str(out: &mut Vec<u8>, s: &str) {
     out.reserve(s.len() + 2);
     out.push(b'"');
@@ -89,7 +99,7 @@ mod tests {
     use super::*;
 
     /// The corpus securesystemslib produced (copied from shared/testdata).
-    const CORPUS: &str = include_str!("../tests/data/canonical-json.json");
+    const CORPUS: &str = include_str!("../../tests/data/canonical-json.json");
 
     #[derive(serde::Deserialize)]
     struct Case {
@@ -132,6 +142,44 @@ mod tests {
     fn prefix_keys_sort_by_code_point() {
         let value: Value = serde_json::from_str(r#"{"app!":3,"app v2":2,"app":1}"#).unwrap();
         assert_eq!(to_vec(&value).unwrap(), br#"{"app":1,"app v2":2,"app!":3}"#);
+    }
+
+    #[test]
+    fn typed_and_generic_encodings_agree() {
+        let cases: Vec<Case> = serde_json::from_str(CORPUS).unwrap();
+        for case in cases {
+            let value: Value = serde_json::from_str(&case.input).unwrap();
+            assert_eq!(
+                to_vec_from(&value).unwrap(),
+                case.canonical.as_bytes(),
+                "case {}",
+                case.name
+            );
+        }
+        #[derive(serde::Serialize)]
+        struct Typed {
+            zeta: Option<u8>,
+            alpha: Vec<i32>,
+            #[serde(flatten)]
+            extra: std::collections::BTreeMap<String, String>,
+        }
+        let typed =
+            Typed { zeta: None, alpha: vec![-1, 2], extra: [("mid".into(), "q\"".into())].into() };
+        let generic = serde_json::to_value(&typed).unwrap();
+        assert_eq!(to_vec_from(&typed).unwrap(), to_vec(&generic).unwrap());
+        assert_eq!(to_vec_from(&typed).unwrap(), br#"{"alpha":[-1,2],"mid":"q\"","zeta":null}"#);
+    }
+
+    #[test]
+    fn duplicate_keys_from_flattening_are_refused() {
+        #[derive(serde::Serialize)]
+        struct Clash {
+            a: u8,
+            #[serde(flatten)]
+            extra: std::collections::BTreeMap<String, u8>,
+        }
+        let clash = Clash { a: 1, extra: [("a".into(), 2)].into() };
+        assert!(matches!(to_vec_from(&clash), Err(Error::Canonical(_))));
     }
 
     #[test]
