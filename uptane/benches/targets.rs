@@ -5,6 +5,8 @@
 //! computed beforehand. Floor for signing: serialising the typed metadata and signing.
 //! Goal (issue 2): both ratios at most 1.5.
 
+#![allow(clippy::unwrap_used)] // a benchmark: any failure is a bug to see at once
+
 use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::time::{Duration, Instant};

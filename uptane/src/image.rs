@@ -153,7 +153,8 @@ mod tests {
         director.set_uptane(&custom(&["bcm"], "bcm", 3)).unwrap();
         match_director_and_image("a", &director, &image).unwrap();
 
-        let cases: Vec<(&str, Box<dyn Fn(&mut TargetFile)>)> = vec![
+        type Tamper = Box<dyn Fn(&mut TargetFile)>;
+        let cases: Vec<(&str, Tamper)> = vec![
             ("length", Box::new(|f| f.length += 1)),
             ("hashes", Box::new(|f| *f.hashes.get_mut("sha512").unwrap() = "00".repeat(64))),
             ("hardwareIds", Box::new(|f| f.set_uptane(&custom(&["tcu"], "bcm", 3)).unwrap())),

@@ -54,15 +54,14 @@ pub fn verify_attestation(
     if !attestation.nonces.iter().any(|n| n == nonce) {
         return Err(Error::Time("this ECU's nonce is not attested".into()));
     }
-    if let Some(previous) = previous {
-        if attestation.time < previous {
+    if let Some(previous) = previous
+        && attestation.time < previous {
             return Err(Error::Time(format!(
                 "{} is earlier than the accepted {}",
                 crate::metadata::format_time(attestation.time),
                 crate::metadata::format_time(previous)
             )));
         }
-    }
     Ok(attestation.time)
 }
 

@@ -154,6 +154,26 @@ impl<T> Unverified<T> {
     }
 }
 
+/// Canonical JSON leaves control characters raw inside strings (PEM keys carry newlines), and
+/// no JSON parser accepts them there. It has none outside strings, so escaping every such byte
+/// gives valid JSON with the same value.
+fn escape_controls(bytes: Vec<u8>) -> Vec<u8> {
+    if !bytes.iter().any(|&b| b < 0x20) {
+        return bytes;
+    }
+    let mut out = Vec::with_capacity(bytes.len() + 64);
+    for b in bytes {
+        match b {
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0..0x20 => out.extend_from_slice(format!("\\u{b:04x}").as_bytes()),
+            _ => out.push(b),
+        }
+    }
+    out
+}
+
 /// Accepts `spec_version` "1.x" or "1.x.y" (TUF: same major version).
 fn check_spec_version(role: &str, spec: &str) -> Result<()> {
     let parts: Vec<&str> = spec.split('.').collect();
@@ -235,7 +255,7 @@ impl<M: Serialize> SignedMetadata<M> {
         Ok(())
     }
 
-    /// The file as served: canonical JSON of the whole envelope.
+    /// The file as served: the whole envelope in canonical form (control characters escaped).
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
         self.envelope_bytes(&self.canonical_signed()?)
     }
@@ -249,7 +269,7 @@ impl<M: Serialize> SignedMetadata<M> {
     }
 
     /// `{"signatures":[...],"signed":BODY}`: keys in canonical order, so the whole file is
-    /// canonical JSON.
+    /// canonical JSON, except that control characters are escaped (see [`escape_controls`]).
     fn envelope_bytes(&self, message: &[u8]) -> Result<Vec<u8>> {
         let signatures = canonical::to_vec_from(&self.signatures)?;
         let mut out = Vec::with_capacity(message.len() + signatures.len() + 32);
@@ -258,7 +278,7 @@ impl<M: Serialize> SignedMetadata<M> {
         out.extend_from_slice(b",\"signed\":");
         out.extend_from_slice(message);
         out.push(b'}');
-        Ok(out)
+        Ok(escape_controls(out))
     }
 
     /// Indented JSON, for files people read.
@@ -287,6 +307,23 @@ mod tests {
         let unverified =
             Envelope::parse(&bytes, "root").unwrap().decode::<super::super::Root>("root").unwrap();
         let own = unverified.body().clone();
+        unverified.verify("root", &own.keys, own.role("root").unwrap()).unwrap();
+    }
+
+    #[test]
+    fn served_bytes_with_pem_keys_are_valid_json() {
+        let key = crate::crypto::PrivateKey::generate(crate::crypto::KeyType::EcdsaP256).unwrap();
+        let mut root = super::super::Root::new(chrono::Utc::now());
+        root.add_key("root", key.public_key()).unwrap();
+        root.extra.insert("ctl".into(), Value::from("a\u{1}b"));
+        let mut signed = SignedMetadata::new(root);
+        let bytes = signed.sign_to_bytes(&[&key]).unwrap();
+        assert!(!bytes.iter().any(|&b| b < 0x20));
+        assert_eq!(signed.to_bytes().unwrap(), bytes);
+        let unverified =
+            Envelope::parse(&bytes, "root").unwrap().decode::<super::super::Root>("root").unwrap();
+        let own = unverified.body().clone();
+        assert_eq!(own.keys[key.key_id()].keyval.public, key.public_key().keyval.public);
         unverified.verify("root", &own.keys, own.role("root").unwrap()).unwrap();
     }
 

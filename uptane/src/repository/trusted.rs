@@ -315,17 +315,15 @@ impl TrustedSet {
         new: Targets,
         bytes: &[u8],
     ) -> Result<()> {
-        if self.rules.targets_version_monotonic {
-            if let Some(old) = self.targets.get(role) {
-                if new.version < old.version {
+        if self.rules.targets_version_monotonic
+            && let Some(old) = self.targets.get(role)
+                && new.version < old.version {
                     return Err(Error::VersionRollback {
                         role: role.into(),
                         trusted: old.version,
                         new: new.version,
                     });
                 }
-            }
-        }
         new.check_fresh(role, self.now)?;
         for (path, target) in &new.targets {
             if self.rules.validate_target_paths {
@@ -404,8 +402,8 @@ fn check_meta_version(role: &str, listed_by: &str, meta: &MetaFile, version: u64
 
 /// Checks `bytes` against the length and hashes a MetaFile lists (S1, T2), before parsing.
 fn check_meta_bytes(role: &str, listed_by: &str, meta: &MetaFile, bytes: &[u8]) -> Result<()> {
-    if let Some(length) = meta.length {
-        if length != bytes.len() as u64 {
+    if let Some(length) = meta.length
+        && length != bytes.len() as u64 {
             return Err(Error::MetaLengthMismatch {
                 role: role.into(),
                 listed_by: listed_by.into(),
@@ -413,15 +411,13 @@ fn check_meta_bytes(role: &str, listed_by: &str, meta: &MetaFile, bytes: &[u8]) 
                 found: bytes.len() as u64,
             });
         }
-    }
-    if let Some(hashes) = &meta.hashes {
-        if let Some(algorithm) = MultiHasher::check(hashes, bytes) {
+    if let Some(hashes) = &meta.hashes
+        && let Some(algorithm) = MultiHasher::check(hashes, bytes) {
             return Err(Error::MetaHashMismatch {
                 role: role.into(),
                 listed_by: listed_by.into(),
                 algorithm,
             });
         }
-    }
     Ok(())
 }
