@@ -3,74 +3,20 @@
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use common::{Server, sign};
 use uptane::crypto::{KeyType, PrivateKey, Signer};
-use uptane::metadata::{
-    MetaFile, Metadata, Root, SignedMetadata, Snapshot, TargetFile, Targets, Timestamp,
-};
+use uptane::metadata::{MetaFile, Root, Snapshot, TargetFile, Targets, Timestamp};
 
 const FILES: [(&str, &[u8]); 2] =
     [("file.txt", b"hello, world\n"), ("dir/sub.bin", b"\x00\x01binary\xff")];
-
-/// Serves `root` over HTTP/1.0 without Content-Length (so limits are enforced while reading)
-/// and records request paths. A file `X.endless` makes `X` an endless stream of its content.
-struct Server {
-    url: String,
-    requests: Arc<Mutex<Vec<String>>>,
-}
-
-impl Server {
-    fn start(root: &Path) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}/", listener.local_addr().unwrap());
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let (root, log) = (root.to_path_buf(), requests.clone());
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let (root, log) = (root.clone(), log.clone());
-                std::thread::spawn(move || serve(stream, &root, &log));
-            }
-        });
-        Server { url, requests }
-    }
-
-    fn requests(&self) -> Vec<String> {
-        self.requests.lock().unwrap().clone()
-    }
-}
-
-fn serve(mut stream: TcpStream, root: &Path, log: &Mutex<Vec<String>>) {
-    let mut line = String::new();
-    BufReader::new(&stream).read_line(&mut line).unwrap();
-    let path = line.split(' ').nth(1).unwrap_or("/").trim_start_matches('/').to_string();
-    log.lock().unwrap().push(path.clone());
-    let file = root.join(&path);
-    if path.contains("..") {
-        let _ = stream.write_all(b"HTTP/1.0 400 Bad Request\r\n\r\n");
-    } else if let Ok(bytes) = std::fs::read(&file) {
-        let _ = stream.write_all(b"HTTP/1.0 200 OK\r\n\r\n");
-        let _ = stream.write_all(&bytes);
-    } else if let Ok(bytes) = std::fs::read(format!("{}.endless", file.display())) {
-        let _ = stream.write_all(b"HTTP/1.0 200 OK\r\n\r\n");
-        while stream.write_all(&bytes).is_ok() {}
-    } else {
-        let _ = stream.write_all(b"HTTP/1.0 404 Not Found\r\n\r\n");
-    }
-}
-
-fn sign<M: Metadata>(meta: M, key: &PrivateKey) -> Vec<u8> {
-    let mut signed = SignedMetadata::new(meta);
-    signed.sign(key).unwrap();
-    signed.to_bytes().unwrap()
-}
 
 /// A consistent-snapshot repository under `dir`: `metadata/` and `targets/`, with the
 /// metadata bytes by file name.
