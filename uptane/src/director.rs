@@ -64,9 +64,10 @@ pub fn check_director_targets(targets: &Targets, scope: Scope<'_>) -> Result<Vec
                 return Err(Error::DuplicateEcu { serial: serial.to_string() });
             }
             if let Scope::Vehicle(vehicle) = scope
-                && !vehicle.ecus.contains_key(serial) {
-                    return Err(Error::UnknownEcu { serial: serial.to_string() });
-                }
+                && !vehicle.ecus.contains_key(serial)
+            {
+                return Err(Error::UnknownEcu { serial: serial.to_string() });
+            }
             ecus.insert(serial.clone(), identifier.hardware_id.clone());
         }
         assignments.push(Assignment { path, file: file.clone(), custom, ecus });

@@ -55,13 +55,14 @@ pub fn verify_attestation(
         return Err(Error::Time("this ECU's nonce is not attested".into()));
     }
     if let Some(previous) = previous
-        && attestation.time < previous {
-            return Err(Error::Time(format!(
-                "{} is earlier than the accepted {}",
-                crate::metadata::format_time(attestation.time),
-                crate::metadata::format_time(previous)
-            )));
-        }
+        && attestation.time < previous
+    {
+        return Err(Error::Time(format!(
+            "{} is earlier than the accepted {}",
+            crate::metadata::format_time(attestation.time),
+            crate::metadata::format_time(previous)
+        )));
+    }
     Ok(attestation.time)
 }
 

@@ -128,9 +128,10 @@ impl MetaFile {
     fn validate(&self, role: &str) -> Result<()> {
         check_version(role, self.version)?;
         if let Some(hashes) = &self.hashes
-            && hashes.is_empty() {
-                return Err(Error::malformed(role, "empty hashes"));
-            }
+            && hashes.is_empty()
+        {
+            return Err(Error::malformed(role, "empty hashes"));
+        }
         Ok(())
     }
 }

@@ -317,13 +317,14 @@ impl TrustedSet {
     ) -> Result<()> {
         if self.rules.targets_version_monotonic
             && let Some(old) = self.targets.get(role)
-                && new.version < old.version {
-                    return Err(Error::VersionRollback {
-                        role: role.into(),
-                        trusted: old.version,
-                        new: new.version,
-                    });
-                }
+            && new.version < old.version
+        {
+            return Err(Error::VersionRollback {
+                role: role.into(),
+                trusted: old.version,
+                new: new.version,
+            });
+        }
         new.check_fresh(role, self.now)?;
         for (path, target) in &new.targets {
             if self.rules.validate_target_paths {
@@ -403,21 +404,23 @@ fn check_meta_version(role: &str, listed_by: &str, meta: &MetaFile, version: u64
 /// Checks `bytes` against the length and hashes a MetaFile lists (S1, T2), before parsing.
 fn check_meta_bytes(role: &str, listed_by: &str, meta: &MetaFile, bytes: &[u8]) -> Result<()> {
     if let Some(length) = meta.length
-        && length != bytes.len() as u64 {
-            return Err(Error::MetaLengthMismatch {
-                role: role.into(),
-                listed_by: listed_by.into(),
-                expected: length,
-                found: bytes.len() as u64,
-            });
-        }
+        && length != bytes.len() as u64
+    {
+        return Err(Error::MetaLengthMismatch {
+            role: role.into(),
+            listed_by: listed_by.into(),
+            expected: length,
+            found: bytes.len() as u64,
+        });
+    }
     if let Some(hashes) = &meta.hashes
-        && let Some(algorithm) = MultiHasher::check(hashes, bytes) {
-            return Err(Error::MetaHashMismatch {
-                role: role.into(),
-                listed_by: listed_by.into(),
-                algorithm,
-            });
-        }
+        && let Some(algorithm) = MultiHasher::check(hashes, bytes)
+    {
+        return Err(Error::MetaHashMismatch {
+            role: role.into(),
+            listed_by: listed_by.into(),
+            algorithm,
+        });
+    }
     Ok(())
 }

@@ -103,9 +103,10 @@ impl<F: Fetch, S: Store> Updater<F, S> {
 
     fn update_timestamp(&mut self) -> Result<TimestampUpdate> {
         if let Some(local) = self.store.load("timestamp.json")?
-            && let Err(e) = self.set.load_timestamp(&local) {
-                tracing::debug!(error = %e, "stored timestamp no longer verifies; ignored");
-            }
+            && let Err(e) = self.set.load_timestamp(&local)
+        {
+            tracing::debug!(error = %e, "stored timestamp no longer verifies; ignored");
+        }
         let bytes = self.fetcher.fetch("timestamp.json", self.set.rules().max_timestamp_bytes)?;
         let outcome = self.set.update_timestamp(&bytes)?;
         if outcome == TimestampUpdate::Updated {
@@ -116,9 +117,10 @@ impl<F: Fetch, S: Store> Updater<F, S> {
 
     fn update_snapshot(&mut self) -> Result<bool> {
         if let Some(local) = self.store.load("snapshot.json")?
-            && let Err(e) = self.set.load_snapshot(&local) {
-                tracing::debug!(error = %e, "stored snapshot no longer verifies; ignored");
-            }
+            && let Err(e) = self.set.load_snapshot(&local)
+        {
+            tracing::debug!(error = %e, "stored snapshot no longer verifies; ignored");
+        }
         if self.set.snapshot_is_current() {
             return Ok(false);
         }
