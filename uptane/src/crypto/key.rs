@@ -214,6 +214,29 @@ mod tests {
         assert!(!public.verify(b"m", &sig));
     }
 
+    /// RSA-PSS and ECDSA signatures made by pyca/cryptography (an independent implementation).
+    #[test]
+    fn verifies_signatures_made_elsewhere() {
+        #[derive(serde::Deserialize)]
+        struct Case {
+            key: PublicKey,
+            sig: String,
+        }
+        #[derive(serde::Deserialize)]
+        struct Foreign {
+            message: String,
+            keys: Vec<Case>,
+        }
+        let foreign: Foreign =
+            serde_json::from_str(include_str!("../../tests/data/foreign-signatures.json")).unwrap();
+        for case in &foreign.keys {
+            let sig = hex::decode(&case.sig).unwrap();
+            assert!(case.key.verify(foreign.message.as_bytes(), &sig), "{}", case.key.scheme);
+            assert!(!case.key.verify(b"another message", &sig), "{}", case.key.scheme);
+        }
+        assert!(foreign.keys.iter().any(|c| c.key.scheme().unwrap() == Scheme::RsaPssSha256));
+    }
+
     #[test]
     fn mismatched_key_ids_are_refused() {
         let key = PublicKey::ed25519(&[1; 32]);
