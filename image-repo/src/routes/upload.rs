@@ -1,0 +1,98 @@
+//! Authenticated uploads: `PUT /api/v1/blobs/SHA256` and `PUT /api/v1/metadata/ROLE`.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use futures_util::StreamExt;
+use serde::Serialize;
+
+use crate::error::{Error, Rejection, Result};
+use crate::publish::{Upload, publish};
+use crate::state::AppState;
+use crate::storage::UploadRow;
+
+/// Roots are small; anything larger is an attack or a mistake.
+const MAX_ROOT_BYTES: u64 = 512 * 1024;
+
+fn authorize(state: &AppState, req: &HttpRequest) -> Result<()> {
+    let value = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    Ok(state.authorize(value)?)
+}
+
+fn declared_length(req: &HttpRequest) -> Option<u64> {
+    req.headers().get(header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
+}
+
+#[derive(Serialize)]
+struct BlobReply {
+    sha256: String,
+    length: u64,
+    hashes: uptane::metadata::Hashes,
+}
+
+pub async fn put_blob(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    sha256: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse> {
+    authorize(&state, &req)?;
+    let limit = state.config.max_blob_bytes;
+    if declared_length(&req).is_some_and(|n| n > limit) {
+        return Err(Rejection::too_large("blob", limit).into());
+    }
+    let info = state.blobs.receive(&sha256, limit, payload).await?;
+    let row = UploadRow {
+        sha256: info.sha256.clone(),
+        length: info.length as i64,
+        hashes: serde_json::to_string(&info.hashes).map_err(|e| Error::Internal(e.to_string()))?,
+        created_at: crate::now_text(),
+    };
+    let db_state = state.clone();
+    web::block(move || db_state.db.record_upload(&row))
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))??;
+    tracing::info!(sha256 = %info.sha256, length = info.length, "blob stored");
+    Ok(HttpResponse::Created().json(BlobReply {
+        sha256: info.sha256,
+        length: info.length,
+        hashes: info.hashes,
+    }))
+}
+
+pub async fn put_metadata(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    role: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse> {
+    authorize(&state, &req)?;
+    let role = role.into_inner();
+    let limit = if role == "root" { MAX_ROOT_BYTES } else { state.config.max_metadata_bytes };
+    let bytes = read_limited(&req, payload, limit, &role).await?;
+    let upload = if role == "root" { Upload::Root(bytes) } else { Upload::Targets { role, bytes } };
+    let publish_state = state.clone();
+    let outcome = web::block(move || publish(&publish_state, upload))
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))??;
+    Ok(HttpResponse::Ok().json(outcome))
+}
+
+async fn read_limited(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: u64,
+    what: &str,
+) -> Result<Vec<u8>> {
+    if declared_length(req).is_some_and(|n| n > limit) {
+        return Err(Rejection::too_large(what, limit).into());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| Rejection::bad_request("bad_upload", e))?;
+        if (body.len() + chunk.len()) as u64 > limit {
+            return Err(Rejection::too_large(what, limit).into());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
