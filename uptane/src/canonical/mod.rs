@@ -10,7 +10,10 @@
 //! whose byte order on UTF-8 is code-point order); no whitespace; in strings only `\` and `"`
 //! are escaped, everything else (control characters, non-ASCII) is written raw; integers only.
 
+mod check;
 mod serializer;
+
+pub use check::is_canonical;
 
 use serde_json::Value;
 

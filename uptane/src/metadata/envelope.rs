@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::Metadata;
@@ -24,17 +25,32 @@ pub struct Signature {
     pub extra: Map<String, Value>,
 }
 
-/// A signed file as parsed: the generic `signed` value (unknown fields intact) and its
-/// signatures. Decoding it yields an [`Unverified`] body, trusted only once verified.
+/// A signed file as parsed, its signatures, and its `signed` object: as received when that
+/// is canonical (the common case: then the text is the signed message and decodes straight
+/// into its type), else as a generic value (unknown fields intact) to canonicalise. Decoding
+/// yields an [`Unverified`] body, trusted only once verified.
 #[derive(Debug, Clone)]
 pub struct Envelope {
-    signed: Value,
+    signed: Body,
     signatures: Vec<Signature>,
+}
+
+#[derive(Debug, Clone)]
+enum Body {
+    Canonical(String),
+    Value(Value),
 }
 
 /// Unknown envelope fields are ignored, as python-tuf does.
 #[derive(Deserialize)]
-struct RawEnvelope {
+struct RawEnvelope<'a> {
+    #[serde(borrow)]
+    signed: &'a RawValue,
+    signatures: Vec<Signature>,
+}
+
+#[derive(Deserialize)]
+struct ValueEnvelope {
     signed: Value,
     signatures: Vec<Signature>,
 }
@@ -44,21 +60,29 @@ impl Envelope {
     pub fn parse(bytes: &[u8], role: &str) -> Result<Envelope> {
         let raw: RawEnvelope =
             serde_json::from_slice(bytes).map_err(|e| Error::malformed(role, e))?;
-        Envelope::from_raw(raw, role)
+        let text = raw.signed.get();
+        let signed = if text.starts_with('{') && canonical::is_canonical(text.as_bytes()) {
+            Body::Canonical(text.to_owned())
+        } else {
+            Body::Value(serde_json::from_str(text).map_err(|e| Error::malformed(role, e))?)
+        };
+        Envelope::new(signed, raw.signatures, role)
     }
 
     /// Reads a signed document nested in another (an ECU report inside a vehicle manifest).
     pub fn from_value(value: &Value, what: &str) -> Result<Envelope> {
-        let raw = RawEnvelope::deserialize(value).map_err(|e| Error::malformed(what, e))?;
-        Envelope::from_raw(raw, what)
+        let raw = ValueEnvelope::deserialize(value).map_err(|e| Error::malformed(what, e))?;
+        Envelope::new(Body::Value(raw.signed), raw.signatures, what)
     }
 
-    fn from_raw(raw: RawEnvelope, role: &str) -> Result<Envelope> {
-        if !raw.signed.is_object() {
+    fn new(signed: Body, signatures: Vec<Signature>, role: &str) -> Result<Envelope> {
+        if let Body::Value(value) = &signed
+            && !value.is_object()
+        {
             return Err(Error::malformed(role, "`signed` is not an object"));
         }
         let mut seen = BTreeSet::new();
-        for signature in &raw.signatures {
+        for signature in &signatures {
             if !seen.insert(signature.keyid.as_str()) {
                 return Err(Error::DuplicateSignature {
                     role: role.into(),
@@ -66,13 +90,28 @@ impl Envelope {
                 });
             }
         }
-        Ok(Envelope { signed: raw.signed, signatures: raw.signatures })
+        Ok(Envelope { signed, signatures })
     }
 
     /// Decodes the `signed` object as metadata of type `M`, checking `_type` exactly and the
     /// structural rules of `M`. Signatures are checked on the result.
     pub fn decode<M: Metadata>(self, role: &str) -> Result<Unverified<M>> {
-        let found = self.signed.get("_type").and_then(Value::as_str).unwrap_or_default();
+        let Envelope { signed, signatures } = self;
+        let value = match signed {
+            Body::Canonical(text) => {
+                if let Ok(body) = serde_json::from_str::<M>(&text)
+                    && body.kind() == M::TYPE
+                    && check_spec_version(role, body.spec_version()).is_ok()
+                {
+                    body.validate(role)?;
+                    return Ok(Unverified { body, message: text.into_bytes(), signatures });
+                }
+                // The general path names precisely what is wrong.
+                serde_json::from_str(&text).map_err(|e| Error::malformed(role, e))?
+            }
+            Body::Value(value) => value,
+        };
+        let found = value.get("_type").and_then(Value::as_str).unwrap_or_default();
         if found != M::TYPE {
             return Err(Error::WrongType {
                 role: role.into(),
@@ -80,21 +119,36 @@ impl Envelope {
                 found: found.into(),
             });
         }
-        let spec = self.signed.get("spec_version").and_then(Value::as_str).unwrap_or_default();
+        let spec = value.get("spec_version").and_then(Value::as_str).unwrap_or_default();
         check_spec_version(role, spec)?;
-        let unverified = self.decode_document::<M>(role)?;
+        let unverified = decode_value::<M>(value, signatures, role)?;
         unverified.body.validate(role)?;
         Ok(unverified)
     }
 
     /// Decodes the `signed` object of any signed document (a manifest, a time attestation).
-    /// The canonical bytes are taken first, from the value as received; the value is then
-    /// consumed, which is markedly faster than decoding from a borrowed one.
     pub fn decode_document<T: DeserializeOwned>(self, what: &str) -> Result<Unverified<T>> {
-        let message = canonical::to_vec(&self.signed)?;
-        let body = T::deserialize(self.signed).map_err(|e| Error::malformed(what, e))?;
-        Ok(Unverified { body, message, signatures: self.signatures })
+        let Envelope { signed, signatures } = self;
+        match signed {
+            Body::Canonical(text) => {
+                let body = serde_json::from_str(&text).map_err(|e| Error::malformed(what, e))?;
+                Ok(Unverified { body, message: text.into_bytes(), signatures })
+            }
+            Body::Value(value) => decode_value(value, signatures, what),
+        }
     }
+}
+
+/// Canonical bytes first, from the value as received; the value is then consumed, which is
+/// markedly faster than decoding from a borrowed one.
+fn decode_value<T: DeserializeOwned>(
+    value: Value,
+    signatures: Vec<Signature>,
+    what: &str,
+) -> Result<Unverified<T>> {
+    let message = canonical::to_vec(&value)?;
+    let body = T::deserialize(value).map_err(|e| Error::malformed(what, e))?;
+    Ok(Unverified { body, message, signatures })
 }
 
 /// A decoded body whose signatures have not been checked yet.
@@ -308,6 +362,36 @@ mod tests {
             Envelope::parse(&bytes, "root").unwrap().decode::<super::super::Root>("root").unwrap();
         let own = unverified.body().clone();
         unverified.verify("root", &own.keys, own.role("root").unwrap()).unwrap();
+    }
+
+    /// Canonical text decodes straight into its type; any other spelling of the same document
+    /// goes through the generic value. Both must give the same body and the same message.
+    #[test]
+    fn canonical_and_general_paths_agree() {
+        let key = crate::crypto::PrivateKey::ed25519_from_seed(&[4; 32]).unwrap();
+        let mut targets = super::super::Targets::new(3, chrono::Utc::now());
+        let mut file = super::super::TargetFile::describing(b"image");
+        file.extra.insert("unknown".into(), serde_json::json!({"nested": [1, "two"]}));
+        targets.targets.insert("a b!/c".into(), file);
+        targets.extra.insert("x-custom".into(), Value::from("q\"uote"));
+        let mut signed = SignedMetadata::new(targets);
+        let canonical = signed.sign_to_bytes(&[&key]).unwrap();
+        let pretty = signed.to_pretty_bytes().unwrap();
+        assert_ne!(canonical, pretty);
+        let decode = |bytes: &[u8]| {
+            Envelope::parse(bytes, "targets")
+                .unwrap()
+                .decode::<super::super::Targets>("targets")
+                .unwrap()
+        };
+        let (fast, general) = (decode(&canonical), decode(&pretty));
+        assert_eq!(fast.body(), general.body());
+        assert_eq!(fast.message, general.message);
+        let keys =
+            crate::crypto::KeyMap::from([(key.key_id().to_owned(), key.public_key().clone())]);
+        let role = RoleKeys::new(vec![key.key_id().to_owned()], 1);
+        fast.verify("targets", &keys, &role).unwrap();
+        general.verify("targets", &keys, &role).unwrap();
     }
 
     #[test]

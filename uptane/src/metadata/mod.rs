@@ -35,6 +35,9 @@ pub const SPEC_VERSION: &str = "1.0.31";
 pub trait Metadata: Serialize + DeserializeOwned {
     /// The exact `_type`.
     const TYPE: &'static str;
+    /// The `_type` as received.
+    fn kind(&self) -> &str;
+    fn spec_version(&self) -> &str;
     fn version(&self) -> u64;
     fn expires(&self) -> DateTime<Utc>;
     /// Structural rules beyond the schema (thresholds, unique names, ...).

@@ -120,6 +120,14 @@ impl Root {
 impl Metadata for Root {
     const TYPE: &'static str = "root";
 
+    fn kind(&self) -> &str {
+        &self.kind
+    }
+
+    fn spec_version(&self) -> &str {
+        &self.spec_version
+    }
+
     fn version(&self) -> u64 {
         self.version
     }

@@ -44,6 +44,14 @@ impl Snapshot {
 impl Metadata for Snapshot {
     const TYPE: &'static str = "snapshot";
 
+    fn kind(&self) -> &str {
+        &self.kind
+    }
+
+    fn spec_version(&self) -> &str {
+        &self.spec_version
+    }
+
     fn version(&self) -> u64 {
         self.version
     }

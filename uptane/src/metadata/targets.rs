@@ -100,6 +100,14 @@ impl Targets {
 impl Metadata for Targets {
     const TYPE: &'static str = "targets";
 
+    fn kind(&self) -> &str {
+        &self.kind
+    }
+
+    fn spec_version(&self) -> &str {
+        &self.spec_version
+    }
+
     fn version(&self) -> u64 {
         self.version
     }

@@ -45,6 +45,14 @@ impl Timestamp {
 impl Metadata for Timestamp {
     const TYPE: &'static str = "timestamp";
 
+    fn kind(&self) -> &str {
+        &self.kind
+    }
+
+    fn spec_version(&self) -> &str {
+        &self.spec_version
+    }
+
     fn version(&self) -> u64 {
         self.version
     }
