@@ -387,8 +387,7 @@ mod tests {
         let (fast, general) = (decode(&canonical), decode(&pretty));
         assert_eq!(fast.body(), general.body());
         assert_eq!(fast.message, general.message);
-        let keys =
-            crate::crypto::KeyMap::from([(key.key_id().to_owned(), key.public_key().clone())]);
+        let keys = KeyMap::from([(key.key_id().to_owned(), key.public_key().clone())]);
         let role = RoleKeys::new(vec![key.key_id().to_owned()], 1);
         fast.verify("targets", &keys, &role).unwrap();
         general.verify("targets", &keys, &role).unwrap();
