@@ -19,10 +19,9 @@ struct Scanner<'a> {
     depth: u32,
 }
 
-/// A string's raw contents and whether it holds an escape.
+/// A string's raw contents, escapes included.
 struct Str<'a> {
     raw: &'a [u8],
-    escaped: bool,
 }
 
 impl<'a> Scanner<'a> {
@@ -88,18 +87,16 @@ impl<'a> Scanner<'a> {
             return None;
         }
         let start = self.at;
-        let mut escaped = false;
         loop {
             let offset = memchr::memchr2(b'"', b'\\', &self.text[self.at..])?;
             self.at += offset;
             if self.eat(b'"') {
-                return Some(Str { raw: &self.text[start..self.at - 1], escaped });
+                return Some(Str { raw: &self.text[start..self.at - 1] });
             }
             self.at += 1;
             if !(self.eat(b'"') || self.eat(b'\\')) {
                 return None;
             }
-            escaped = true;
         }
     }
 
@@ -147,22 +144,9 @@ impl<'a> Scanner<'a> {
     }
 }
 
-/// Whether `a < b` by code point, comparing unescaped contents (UTF-8 byte order is code-point
-/// order; escapes must be undone first, as `\` sorts differently from what it escapes).
+/// Whether `a < b` by code point.
 fn in_order(a: &Str<'_>, b: &Str<'_>) -> bool {
-    if !a.escaped && !b.escaped {
-        return a.raw < b.raw;
-    }
-    unescape(a.raw) < unescape(b.raw)
-}
-
-fn unescape(raw: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(raw.len());
-    let mut bytes = raw.iter();
-    while let Some(&b) = bytes.next() {
-        out.push(if b == b'\\' { bytes.next().copied().unwrap_or(b) } else { b });
-    }
-    out
+    super::key_cmp(a.raw, b.raw) == std::cmp::Ordering::Less
 }
 
 #[cfg(test)]

@@ -75,6 +75,25 @@ pub fn write(out: &mut Vec<u8>, value: &Value) -> Result<()> {
     Ok(())
 }
 
+/// Orders two canonically escaped strings by the code points they denote. UTF-8 byte order is
+/// code-point order, but an escape must be undone first: `\` sorts differently from what it
+/// escapes.
+fn key_cmp(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    if !a.contains(&b'\\') && !b.contains(&b'\\') {
+        return a.cmp(b);
+    }
+    unescape(a).cmp(&unescape(b))
+}
+
+fn unescape(escaped: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(escaped.len());
+    let mut bytes = escaped.iter();
+    while let Some(&b) = bytes.next() {
+        out.push(if b == b'\\' { bytes.next().copied().unwrap_or(b) } else { b });
+    }
+    out
+}
+
 fn write_u64(out: &mut Vec<u8>, value: u64) {
     out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
 }

@@ -10,7 +10,8 @@ use std::ops::Range;
 
 use serde::ser::{self, Impossible, Serialize};
 
-use super::{write_i64, write_str, write_u64};
+use super::{key_cmp, write_i64, write_str, write_u64};
+use std::cmp::Ordering;
 
 /// Why a value has no canonical form.
 #[derive(Debug)]
@@ -161,11 +162,13 @@ impl<'a> ser::Serializer for Canonical<'a> {
         Err(CanonError("tuple variants are not supported".into()))
     }
     fn serialize_map(self, len: Option<usize>) -> Result<Object<'a>> {
+        self.out.push(b'{');
+        let start = self.out.len();
         Ok(Object {
             out: self.out,
-            scratch: Vec::new(),
+            start,
             members: Vec::with_capacity(len.unwrap_or(8)),
-            key: None,
+            pending: None,
         })
     }
     fn serialize_struct(self, _: &'static str, len: usize) -> Result<Object<'a>> {
@@ -236,39 +239,68 @@ impl ser::SerializeTupleStruct for Seq<'_> {
     }
 }
 
-/// An object being written: each member's key and the range of its encoded value in
-/// `scratch`, sorted by key at the end.
+/// An object written in place: members go straight to `out` in the order they arrive, each
+/// recorded by the span of its key and of the whole member. Maps arrive in key order already;
+/// if the keys did not (struct fields rarely do), the members are rearranged once at the end.
 struct Object<'a> {
     out: &'a mut Vec<u8>,
-    scratch: Vec<u8>,
-    members: Vec<(String, Range<usize>)>,
-    key: Option<String>,
+    /// Where the members begin, just after `{`.
+    start: usize,
+    members: Vec<Member>,
+    /// The member whose key has been written and whose value is awaited (maps).
+    pending: Option<Member>,
+}
+
+/// Spans in the output: the key's contents (without quotes), and the whole `"key":value`.
+#[derive(Clone)]
+struct Member {
+    key: Range<usize>,
+    whole: Range<usize>,
 }
 
 impl Object<'_> {
-    fn member<T: Serialize + ?Sized>(&mut self, key: String, value: &T) -> Result<()> {
-        let start = self.scratch.len();
-        value.serialize(Canonical { out: &mut self.scratch })?;
-        self.members.push((key, start..self.scratch.len()));
+    /// Writes the separator and opens a member; the key is written by `write_key`.
+    fn open(&mut self, write_key: impl FnOnce(&mut Vec<u8>) -> Result<()>) -> Result<Member> {
+        if !self.members.is_empty() {
+            self.out.push(b',');
+        }
+        let begin = self.out.len();
+        write_key(self.out)?;
+        let key = begin + 1..self.out.len() - 1;
+        self.out.push(b':');
+        Ok(Member { key, whole: begin..begin })
+    }
+
+    fn value<T: Serialize + ?Sized>(&mut self, mut member: Member, value: &T) -> Result<()> {
+        value.serialize(Canonical { out: self.out })?;
+        member.whole.end = self.out.len();
+        self.members.push(member);
         Ok(())
     }
 
-    fn close(mut self) -> Result<()> {
-        self.members.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        if let Some(pair) = self.members.windows(2).find(|pair| pair[0].0 == pair[1].0) {
-            return Err(CanonError(format!("key {:?} appears twice", pair[0].0)));
-        }
-        self.out.reserve(self.scratch.len() + self.members.len() * 16 + 2);
-        self.out.push(b'{');
-        for (i, (key, range)) in self.members.iter().enumerate() {
-            if i > 0 {
-                self.out.push(b',');
+    fn close(self) -> Result<()> {
+        let Object { out, start, mut members, .. } = self;
+        let key = |m: &Member| &out[m.key.clone()];
+        let in_order =
+            members.windows(2).all(|w| key_cmp(key(&w[0]), key(&w[1])) == Ordering::Less);
+        if !in_order {
+            let written = out.split_off(start);
+            let key = |m: &Member| &written[m.key.start - start..m.key.end - start];
+            members.sort_unstable_by(|a, b| key_cmp(key(a), key(b)));
+            if let Some(pair) = members.windows(2).find(|w| key(&w[0]) == key(&w[1])) {
+                let name = String::from_utf8_lossy(key(&pair[0])).into_owned();
+                return Err(CanonError(format!("key {name:?} appears twice")));
             }
-            write_str(self.out, key);
-            self.out.push(b':');
-            self.out.extend_from_slice(&self.scratch[range.clone()]);
+            for (i, member) in members.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(
+                    &written[member.whole.start - start..member.whole.end - start],
+                );
+            }
         }
-        self.out.push(b'}');
+        out.push(b'}');
         Ok(())
     }
 }
@@ -277,12 +309,13 @@ impl ser::SerializeMap for Object<'_> {
     type Ok = ();
     type Error = CanonError;
     fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<()> {
-        self.key = Some(key.serialize(KeySerializer)?);
+        let member = self.open(|out| key.serialize(KeySerializer { out }))?;
+        self.pending = Some(member);
         Ok(())
     }
     fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {
-        let key = self.key.take().ok_or_else(|| CanonError("value without a key".into()))?;
-        self.member(key, value)
+        let member = self.pending.take().ok_or_else(|| CanonError("value without a key".into()))?;
+        self.value(member, value)
     }
     fn end(self) -> Result<()> {
         self.close()
@@ -297,7 +330,11 @@ impl ser::SerializeStruct for Object<'_> {
         key: &'static str,
         value: &T,
     ) -> Result<()> {
-        self.member(key.to_owned(), value)
+        let member = self.open(|out| {
+            write_str(out, key);
+            Ok(())
+        })?;
+        self.value(member, value)
     }
     fn end(self) -> Result<()> {
         self.close()
@@ -305,90 +342,89 @@ impl ser::SerializeStruct for Object<'_> {
 }
 
 /// Object keys must be strings.
-struct KeySerializer;
+struct KeySerializer<'a> {
+    out: &'a mut Vec<u8>,
+}
 
 fn key_must_be_a_string() -> CanonError {
     CanonError("object keys must be strings".into())
 }
 
-impl ser::Serializer for KeySerializer {
-    type Ok = String;
+impl ser::Serializer for KeySerializer<'_> {
+    type Ok = ();
     type Error = CanonError;
-    type SerializeSeq = Impossible<String, CanonError>;
-    type SerializeTuple = Impossible<String, CanonError>;
-    type SerializeTupleStruct = Impossible<String, CanonError>;
-    type SerializeTupleVariant = Impossible<String, CanonError>;
-    type SerializeMap = Impossible<String, CanonError>;
-    type SerializeStruct = Impossible<String, CanonError>;
-    type SerializeStructVariant = Impossible<String, CanonError>;
+    type SerializeSeq = Impossible<(), CanonError>;
+    type SerializeTuple = Impossible<(), CanonError>;
+    type SerializeTupleStruct = Impossible<(), CanonError>;
+    type SerializeTupleVariant = Impossible<(), CanonError>;
+    type SerializeMap = Impossible<(), CanonError>;
+    type SerializeStruct = Impossible<(), CanonError>;
+    type SerializeStructVariant = Impossible<(), CanonError>;
 
-    fn serialize_str(self, v: &str) -> Result<String> {
-        Ok(v.to_owned())
+    fn serialize_str(self, v: &str) -> Result<()> {
+        write_str(self.out, v);
+        Ok(())
     }
-    fn serialize_char(self, v: char) -> Result<String> {
-        Ok(v.to_string())
+    fn serialize_char(self, v: char) -> Result<()> {
+        write_str(self.out, v.encode_utf8(&mut [0; 4]));
+        Ok(())
     }
     fn serialize_newtype_struct<T: Serialize + ?Sized>(
         self,
         _: &'static str,
         value: &T,
-    ) -> Result<String> {
+    ) -> Result<()> {
         value.serialize(self)
     }
-    fn serialize_unit_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        variant: &'static str,
-    ) -> Result<String> {
-        Ok(variant.to_owned())
+    fn serialize_unit_variant(self, _: &'static str, _: u32, variant: &'static str) -> Result<()> {
+        self.serialize_str(variant)
     }
-    fn serialize_bool(self, _: bool) -> Result<String> {
+    fn serialize_bool(self, _: bool) -> Result<()> {
         Err(key_must_be_a_string())
     }
-    fn serialize_i8(self, _: i8) -> Result<String> {
+    fn serialize_i8(self, _: i8) -> Result<()> {
         Err(key_must_be_a_string())
     }
-    fn serialize_i16(self, _: i16) -> Result<String> {
+    fn serialize_i16(self, _: i16) -> Result<()> {
         Err(key_must_be_a_string())
     }
-    fn serialize_i32(self, _: i32) -> Result<String> {
+    fn serialize_i32(self, _: i32) -> Result<()> {
         Err(key_must_be_a_string())
     }
-    fn serialize_i64(self, _: i64) -> Result<String> {
+    fn serialize_i64(self, _: i64) -> Result<()> {
         Err(key_must_be_a_string())
     }
-    fn serialize_u8(self, _: u8) -> Result<String> {
+    fn serialize_u8(self, _: u8) -> Result<()> {
         Err(key_must_be_a_string())
     }
-    fn serialize_u16(self, _: u16) -> Result<String> {
+    fn serialize_u16(self, _: u16) -> Result<()> {
         Err(key_must_be_a_string())
     }
-    fn serialize_u32(self, _: u32) -> Result<String> {
+    fn serialize_u32(self, _: u32) -> Result<()> {
         Err(key_must_be_a_string())
     }
-    fn serialize_u64(self, _: u64) -> Result<String> {
+    fn serialize_u64(self, _: u64) -> Result<()> {
         Err(key_must_be_a_string())
     }
-    fn serialize_f32(self, _: f32) -> Result<String> {
+    fn serialize_f32(self, _: f32) -> Result<()> {
         Err(key_must_be_a_string())
     }
-    fn serialize_f64(self, _: f64) -> Result<String> {
+    fn serialize_f64(self, _: f64) -> Result<()> {
         Err(key_must_be_a_string())
     }
-    fn serialize_bytes(self, _: &[u8]) -> Result<String> {
+    fn serialize_bytes(self, _: &[u8]) -> Result<()> {
         Err(key_must_be_a_string())
     }
-    fn serialize_none(self) -> Result<String> {
+    fn serialize_none(self) -> Result<()> {
         Err(key_must_be_a_string())
     }
-    fn serialize_some<T: Serialize + ?Sized>(self, _: &T) -> Result<String> {
+    fn serialize_some<T: Serialize + ?Sized>(self, _: &T) -> Result<()> {
         Err(key_must_be_a_string())
     }
-    fn serialize_unit(self) -> Result<String> {
+    fn serialize_unit(self) -> Result<()> {
         Err(key_must_be_a_string())
     }
-    fn serialize_unit_struct(self, _: &'static str) -> Result<String> {
+    fn serialize_unit_struct(self, _: &'static str) -> Result<()> {
         Err(key_must_be_a_string())
     }
     fn serialize_newtype_variant<T: Serialize + ?Sized>(
@@ -397,7 +433,7 @@ impl ser::Serializer for KeySerializer {
         _: u32,
         _: &'static str,
         _: &T,
-    ) -> Result<String> {
+    ) -> Result<()> {
         Err(key_must_be_a_string())
     }
     fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq> {
