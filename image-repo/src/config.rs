@@ -48,6 +48,10 @@ pub struct Config {
     /// first start into DATA_DIR/upload-token.
     #[arg(long, env = "IMAGE_REPO_UPLOAD_TOKEN", hide_env_values = true)]
     pub upload_token: Option<String>,
+    /// HTTP worker threads (event loops). Default: one per CPU core, since serving prepared
+    /// bytes over TLS is CPU-bound.
+    #[arg(long, env = "IMAGE_REPO_WORKERS", default_value_t = default_workers())]
+    pub workers: usize,
     /// Serve plain HTTP instead of HTTPS (tests and local development only).
     #[arg(long, env = "IMAGE_REPO_INSECURE_HTTP")]
     pub insecure_http: bool,
@@ -104,6 +108,10 @@ impl Config {
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
     }
+}
+
+fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
 /// `90`, `90s`, `15m`, `12h`, `7d`.

@@ -31,7 +31,7 @@ pub fn start(state: web::Data<AppState>) -> Result<(actix_web::dev::Server, Vec<
             })
             .configure(routes::configure)
     })
-    .workers(2);
+    .workers(config.workers.max(1));
     let server = if config.insecure_http {
         tracing::warn!("serving plain HTTP (--insecure-http)");
         server.bind(config.listen)

@@ -39,6 +39,20 @@ fn publish_and_read_back(backend: &Backend) {
     let sha256 = sha256_hex(&image);
     let path = format!("/targets/ecu/{sha256}.brake-1.0.bin");
 
+    // The upload API says which blobs it holds (keytool skips those), to uploaders only.
+    let blob = format!("/api/v1/blobs/{sha256}");
+    let held = server.get_authorized(&blob).json();
+    assert_eq!(
+        (held["sha256"].as_str(), held["length"].as_u64()),
+        (Some(&*sha256), Some(image.len() as u64))
+    );
+    assert_eq!(held["hashes"]["sha256"], sha256.as_str());
+    assert!(held["hashes"]["sha512"].is_string());
+    let unknown = server.get_authorized(&format!("/api/v1/blobs/{}", "0".repeat(64)));
+    assert_eq!((unknown.status, unknown.code().as_str()), (404, "not_found"));
+    assert_eq!(server.get_authorized("/api/v1/blobs/not-a-hash").code(), "bad_path");
+    assert_eq!(server.get(&blob).code(), "unauthorized");
+
     // HEAD, ranges, ETags.
     let head = server.head(&path);
     assert_eq!(head.status, 200);

@@ -139,10 +139,13 @@ fn bootstrap_refusals(backend: &Backend) {
     assert_eq!(reply.code(), "bad_signature");
     assert_eq!(server.get("/metadata/1.root.json").status, 404);
 
-    // `image-repo init --root FILE` sets root v1 offline; the server then serves it.
+    // `image-repo init --root FILE` sets root v1 offline; the server then serves it. The root
+    // is made once: `root_v1()` stamps `expires` from the clock to the second, so a second call
+    // made after a slow init and restart (a loaded machine) would differ from the file.
     world.stop();
+    let root_v1 = world.root_v1();
     let root_file = world.dir.path().join("root.json");
-    std::fs::write(&root_file, world.root_v1()).unwrap();
+    std::fs::write(&root_file, &root_v1).unwrap();
     let config = world.config();
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_image-repo"));
     command
@@ -158,7 +161,7 @@ fn bootstrap_refusals(backend: &Backend) {
     let output = command.arg("init").arg("--root").arg(&root_file).output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     world.start();
-    assert_eq!(world.server().get("/metadata/1.root.json").body, world.root_v1());
+    assert_eq!(world.server().get("/metadata/1.root.json").body, root_v1);
 }
 
 fn concurrent_uploads_of_one_version(backend: &Backend) {

@@ -21,7 +21,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(images::get))
             .route(web::head().to(images::get)),
     )
-    .service(web::resource("/api/v1/blobs/{sha256}").route(web::put().to(upload::put_blob)))
+    .service(
+        web::resource("/api/v1/blobs/{sha256}")
+            .route(web::put().to(upload::put_blob))
+            .route(web::get().to(upload::get_blob)),
+    )
     .service(web::resource("/api/v1/metadata/{role}").route(web::put().to(upload::put_metadata)))
     .service(web::resource("/metrics").route(web::get().to(metrics::get)))
     .default_service(web::to(not_found));

@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::error::{Error, Rejection, Result};
 use crate::publish::{Upload, publish};
 use crate::state::AppState;
-use crate::storage::UploadRow;
+use crate::storage::{UploadRow, is_sha256_hex};
 
 /// Roots are small; anything larger is an attack or a mistake.
 const MAX_ROOT_BYTES: u64 = 512 * 1024;
@@ -56,6 +56,40 @@ pub async fn put_blob(
         sha256: info.sha256,
         length: info.length,
         hashes: info.hashes,
+    }))
+}
+
+/// `GET /api/v1/blobs/SHA256`: what an upload of that blob stored (the same answer as its PUT:
+/// sha256, length, every hash), or 404. Lets `keytool publish --server` skip images the service
+/// already holds, so re-publishing a release (or one sharing images with an earlier one) sends
+/// each image once. A GET rather than a HEAD so that refusals carry the JSON error code.
+pub async fn get_blob(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    sha256: web::Path<String>,
+) -> Result<HttpResponse> {
+    authorize(&state, &req)?;
+    let sha256 = sha256.into_inner();
+    if !is_sha256_hex(&sha256) {
+        return Err(Rejection::bad_request(
+            "bad_path",
+            "the URL must end in a lowercase hex sha256",
+        )
+        .into());
+    }
+    let db_state = state.clone();
+    let upload = web::block(move || db_state.db.upload(&sha256))
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))??;
+    let Some(upload) = upload else {
+        return Err(
+            Rejection::new(404, "not_found", "no blob with this sha256 was uploaded").into()
+        );
+    };
+    Ok(HttpResponse::Ok().json(BlobReply {
+        hashes: upload.hashes(),
+        sha256: upload.sha256,
+        length: upload.length as u64,
     }))
 }
 

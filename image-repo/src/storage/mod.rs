@@ -6,6 +6,6 @@ mod db;
 mod records;
 pub mod schema;
 
-pub use blobs::{BlobInfo, BlobStore};
+pub use blobs::{BlobInfo, BlobStore, is_sha256_hex};
 pub use db::{AnyConnection, Backend, Db};
 pub use records::{MetadataRow, TargetRow, UploadRow};

@@ -329,6 +329,12 @@ impl TestServer {
         Self::reply(self.agent.head(format!("{}{path}", self.base)).call())
     }
 
+    /// GET with the upload token (the upload API's reads).
+    pub fn get_authorized(&self, path: &str) -> Reply {
+        let request = self.agent.get(format!("{}{path}", self.base));
+        Self::reply(request.header("Authorization", format!("Bearer {TOKEN}")).call())
+    }
+
     pub fn put_as(&self, path: &str, token: Option<&str>, body: &[u8]) -> Reply {
         let mut request = self.agent.put(format!("{}{path}", self.base));
         if let Some(token) = token {

@@ -212,6 +212,27 @@ pub struct PublishArgs {
     /// Timestamp validity (default 1d).
     #[arg(long, value_name = "DURATION", value_parser = duration)]
     pub timestamp_expires: Option<Duration>,
+    /// Push to a running Image repository service at this base URL instead of writing a static
+    /// repository; the service signs snapshot and timestamp with its online keys.
+    #[arg(
+        long,
+        value_name = "URL",
+        requires = "token",
+        conflicts_with_all = ["snapshot_keys", "timestamp_keys", "snapshot_expires", "timestamp_expires"],
+    )]
+    pub server: Option<String>,
+    /// The service's upload token (sent as a bearer token).
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "KEYTOOL_UPLOAD_TOKEN",
+        hide_env_values = true,
+        requires = "server"
+    )]
+    pub token: Option<String>,
+    /// PEM CA certificate(s) to trust for the service instead of the public roots.
+    #[arg(long, value_name = "FILE", requires = "server")]
+    pub ca: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -18,7 +18,7 @@ use crate::ops::roles::RoleSpec;
 use crate::ops::rotate::{RoleChange, Rotation, renew, rotate_root};
 use crate::ops::targets::{NewTarget, add_target, remove_target};
 use crate::ops::{canonical, expiry, sign, status};
-use crate::publish::{PublishOptions, publish};
+use crate::publish::{PublishOptions, ServerOptions, publish, push};
 use crate::report::{Outcome, Report, emit};
 use crate::workspace::Workspace;
 use args::*;
@@ -44,7 +44,11 @@ A typical Image repository ceremony:
   keytool add-target --repo R app.bin --path ecu/app-1.0.bin --hardware-id bcm --release-counter 1
   keytool sign --repo R --role targets --key t.pem
   keytool publish --repo R --snapshot-key s.pem --timestamp-key ts.pem
-  keytool verify --repo R";
+  keytool verify --repo R
+
+With the Image repository service, its online keys sign snapshot and timestamp: list them at init
+(`image-repo keys` writes snapshot.pub.json and timestamp.pub.json) and push instead:
+  keytool publish --repo R --server https://images.example:8443 --token TOKEN [--ca ca.pem]";
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -106,6 +110,13 @@ pub enum Command {
     /// result. Layout: metadata/N.root.json (all versions kept), metadata/V.ROLE.json,
     /// metadata/V.snapshot.json, metadata/timestamp.json, targets/DIR/HASH.BASENAME once per
     /// listed hash. Publishing with nothing staged renews snapshot and timestamp.
+    ///
+    /// With --server URL --token TOKEN the release goes to a running Image repository service
+    /// instead: images it does not hold yet (with a progress bar), then each new root version,
+    /// then Targets roles, delegators first. The service signs snapshot and timestamp. A refusal
+    /// is printed with the service's error code and message (exit 1); what it accepted before
+    /// stays published, and running the command again resumes. Afterwards DIR/metadata and
+    /// DIR/targets mirror what the service serves.
     Publish(PublishArgs),
     /// Verify the published repository as a vehicle would, and every stored image copy.
     ///
@@ -209,6 +220,15 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             Ok(emit(&rotate_root(&open(&a.repo)?, &rotation)?, json))
         }
         Command::Publish(a) => {
+            if let Some(url) = a.server {
+                let options = ServerOptions {
+                    url,
+                    token: a.token.unwrap_or_default(),
+                    ca: a.ca,
+                    progress: !json,
+                };
+                return Ok(emit(&push(&open(&a.repo)?, &options)?, json));
+            }
             let options = PublishOptions {
                 snapshot_keys: read_private(&a.snapshot_keys)?,
                 timestamp_keys: read_private(&a.timestamp_keys)?,

@@ -5,10 +5,12 @@
 //! Everything is worked out and verified first: thresholds, delegation scopes, images, and
 //! finally the core verifier over the would-be repository. Only then are files written, images
 //! first and `timestamp.json` last, so a client reading meanwhile sees the old repository or the
-//! new one. (Pushing to a running Image repository service would reuse the plan and replace the
-//! local writing; the service then makes Snapshot and Timestamp with its online keys.)
+//! new one. `publish --server` ([`server`]) reuses the plan but pushes the release to a running
+//! Image repository service instead, which makes Snapshot and Timestamp with its online keys.
 
+mod client;
 mod plan;
+mod server;
 
 use std::path::PathBuf;
 
@@ -24,8 +26,10 @@ use crate::keys::short;
 use crate::report::Report;
 use crate::verify::{DirFetch, check_metadata};
 use crate::workspace::{RepoKind, View, Workspace};
+pub use client::Refusal;
 use plan::Plan;
 pub use plan::RoleVersion;
+pub use server::{Accepted, BlobSent, PushReport, ServerOptions, push};
 
 /// Keys and lifetimes for the metadata `publish` makes itself.
 #[derive(Debug, Default)]
