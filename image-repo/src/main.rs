@@ -10,7 +10,11 @@ fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
+    let args = image_repo::config::file::with_file(std::env::args_os().collect(), |name| {
+        std::env::var(name).ok()
+    })
+    .map_err(anyhow::Error::msg)?;
+    let cli = Cli::parse_from(args);
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             let state = actix_web::web::Data::new(AppState::open(cli.config)?);

@@ -1,4 +1,7 @@
-//! Configuration: command-line flags, each also readable from the environment.
+//! Configuration: command-line flags, each also readable from the environment and from a
+//! configuration file ([`file`]).
+
+pub mod file;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -10,6 +13,10 @@ use clap::{Args, Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "image-repo", version, about)]
 pub struct Cli {
+    /// A TOML file of settings named like the long flags (`data-dir = "..."`); flags and
+    /// environment variables take precedence over it.
+    #[arg(long = "config", value_name = "FILE", env = "IMAGE_REPO_CONFIG", global = true)]
+    pub config_file: Option<PathBuf>,
     #[command(flatten)]
     pub config: Config,
     #[command(subcommand)]
