@@ -13,17 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-venv=target/ci-venv
-if [ ! -x "$venv/bin/python" ]; then
-  if ! python3 -m venv "$venv"; then
-    # Debian's python3 ships venv separately; CI runs as root.
-    apt-get install -y -qq python3-venv >/dev/null
-    rm -rf "$venv"
-    python3 -m venv "$venv"
-  fi
-fi
-py="$venv/bin/python"
-"$py" -m pip install --quiet --disable-pip-version-check "tuf>=7,<8" "securesystemslib[crypto]"
+source .ci/venv.sh
 
 profile="${IMAGE_REPO_CI_PROFILE:-debug}"
 if [ "$profile" = release ]; then
