@@ -1,1 +1,51 @@
-//! placeholder
+//! The Uptane Director repository service.
+//!
+//! The operator registers vehicles and their ECUs, uploads the shared Director root (signed
+//! offline) and assigns images to ECUs. Vehicles send signed version manifests, verified
+//! against the inventory, and poll per-vehicle Targets, Snapshot and Timestamp signed with the
+//! online keys. Everything lives in one database (SQLite or PostgreSQL).
+//!
+//! Vehicles (mutual TLS: a fleet-CA client certificate naming the VIN as a DNS SAN):
+//! - `GET /vehicles/VIN/metadata/{N.root.json|timestamp.json|V.snapshot.json|V.targets.json}`
+//! - `PUT /vehicles/VIN/manifest`: a signed vehicle version manifest
+//! - `POST /time` `{"nonces": [...]}`: a signed time attestation
+//!
+//! Operator (`Authorization: Bearer TOKEN`):
+//! - `PUT /api/v1/root`: the keytool-made Director root (it must list the online keys)
+//! - `POST /api/v1/vehicles` `{vin, primary, ecus: [{serial, hardware_id, public_key}]}`
+//! - `GET /api/v1/vehicles/VIN`: ECUs, what they run, assignments, recent manifests
+//! - `POST /api/v1/vehicles/VIN/assignments` `{ecu_serial, target_path, target}`
+//! - `POST /api/v1/vehicles/VIN/client-certificate`: a certificate and key for the vehicle
+//!
+//! Errors are `{"error": code, "message": text}` with a stable code.
+
+pub mod attestation;
+pub mod bundle;
+pub mod config;
+mod error;
+pub mod inventory;
+pub mod keys;
+pub mod manifest;
+pub mod root;
+pub mod routes;
+pub mod server;
+pub mod state;
+pub mod storage;
+pub mod tls;
+
+pub use config::{Cli, Command, Config};
+pub use error::{Error, Rejection, Result};
+pub use state::AppState;
+
+/// The current time as stored in the database.
+pub(crate) fn now_text() -> String {
+    uptane::metadata::format_time(chrono::Utc::now())
+}
+
+/// A random 128-bit hex id for rows (no auto-increment: one portable schema).
+pub(crate) fn random_id() -> Result<String> {
+    let mut raw = [0u8; 16];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut raw)
+        .map_err(|_| Error::Internal("no randomness".into()))?;
+    Ok(hex::encode(raw))
+}

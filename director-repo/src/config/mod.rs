@@ -1,0 +1,156 @@
+//! Configuration: command-line flags, each also readable from the environment and from a
+//! configuration file ([`file`]).
+
+pub mod file;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use chrono::Duration;
+use clap::{Args, Parser, Subcommand};
+
+/// The Uptane Director repository service.
+#[derive(Debug, Parser)]
+#[command(name = "director-repo", version, about)]
+pub struct Cli {
+    /// A TOML file of settings named like the long flags (`data-dir = "..."`); flags and
+    /// environment variables take precedence over it.
+    #[arg(long = "config", value_name = "FILE", env = "DIRECTOR_REPO_CONFIG", global = true)]
+    pub config_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub config: Config,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the service (the default).
+    Serve,
+    /// Print the online key ids (generating the keys if needed) and write their public-key
+    /// JSON files, to be listed in the Director root made with keytool.
+    Keys,
+}
+
+/// Everything the service needs to start.
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Directory for the SQLite database, online keys and TLS material.
+    #[arg(long, env = "DIRECTOR_REPO_DATA_DIR", default_value = "director-repo-data")]
+    pub data_dir: PathBuf,
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, env = "DIRECTOR_REPO_LISTEN", default_value = "127.0.0.1:8444")]
+    pub listen: SocketAddr,
+    /// `postgres://...` for PostgreSQL; anything else is a SQLite file path. Default:
+    /// DATA_DIR/director-repo.sqlite.
+    #[arg(long, env = "DIRECTOR_REPO_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// The operator's bearer token for the admin API. Without one, a token is generated on
+    /// first start into DATA_DIR/operator-token (0600).
+    #[arg(long, env = "DIRECTOR_REPO_OPERATOR_TOKEN", hide_env_values = true)]
+    pub operator_token: Option<String>,
+    /// HTTP worker threads. Default: one per CPU core.
+    #[arg(long, env = "DIRECTOR_REPO_WORKERS", default_value_t = default_workers())]
+    pub workers: usize,
+    /// Serve plain HTTP instead of HTTPS (tests and local development only).
+    #[arg(long, env = "DIRECTOR_REPO_INSECURE_HTTP")]
+    pub insecure_http: bool,
+    /// TLS certificate chain (PEM). Default: a development certificate in DATA_DIR/tls.
+    #[arg(long, env = "DIRECTOR_REPO_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, env = "DIRECTOR_REPO_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// The CA vehicles' client certificates chain to (PEM). Default: a development fleet CA
+    /// in DATA_DIR/tls, generated, which can also issue vehicle certificates.
+    #[arg(long, env = "DIRECTOR_REPO_CLIENT_CA")]
+    pub client_ca: Option<PathBuf>,
+    /// Online targets key (PKCS#8 PEM). Default: DATA_DIR/keys/targets.pem, generated.
+    #[arg(long, env = "DIRECTOR_REPO_TARGETS_KEY")]
+    pub targets_key: Option<PathBuf>,
+    /// Online snapshot key (PKCS#8 PEM). Default: DATA_DIR/keys/snapshot.pem, generated.
+    #[arg(long, env = "DIRECTOR_REPO_SNAPSHOT_KEY")]
+    pub snapshot_key: Option<PathBuf>,
+    /// Online timestamp key (PKCS#8 PEM). Default: DATA_DIR/keys/timestamp.pem, generated.
+    #[arg(long, env = "DIRECTOR_REPO_TIMESTAMP_KEY")]
+    pub timestamp_key: Option<PathBuf>,
+    /// Time attestation key (PKCS#8 PEM). Default: DATA_DIR/keys/time.pem, generated.
+    #[arg(long, env = "DIRECTOR_REPO_TIME_KEY")]
+    pub time_key: Option<PathBuf>,
+    /// Lifetime of per-vehicle metadata (targets, snapshot, timestamp); re-signed on a poll
+    /// when less than half is left.
+    #[arg(long, env = "DIRECTOR_REPO_METADATA_LIFETIME", default_value = "1d", value_parser = parse_duration)]
+    pub metadata_lifetime: Duration,
+    /// Largest manifest accepted, in bytes.
+    #[arg(long, env = "DIRECTOR_REPO_MAX_MANIFEST_BYTES", default_value_t = 1 << 20)]
+    pub max_manifest_bytes: usize,
+}
+
+impl Config {
+    /// Defaults for a data directory (as if no flag were given).
+    pub fn new(data_dir: impl Into<PathBuf>) -> Config {
+        let mut cli = Cli::parse_from(["director-repo"]);
+        cli.config.data_dir = data_dir.into();
+        cli.config
+    }
+
+    pub fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| {
+            self.data_dir.join("director-repo.sqlite").to_string_lossy().into_owned()
+        })
+    }
+
+    pub fn dir(&self, name: &str) -> PathBuf {
+        self.data_dir.join(name)
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+}
+
+fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+/// `90`, `90s`, `15m`, `12h`, `7d`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => text.split_at(i),
+        None => (text, "s"),
+    };
+    let n: i64 = number.parse().map_err(|_| format!("{text:?} is not a duration like 12h"))?;
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        _ => return Err(format!("{text:?}: unit must be s, m, h or d")),
+    };
+    if n <= 0 {
+        return Err(format!("{text:?}: must be positive"));
+    }
+    Ok(Duration::seconds(n * seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("1d").unwrap(), Duration::days(1));
+        assert_eq!(parse_duration("90").unwrap(), Duration::seconds(90));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("1w").is_err());
+    }
+
+    #[test]
+    fn defaults() {
+        let config = Config::new("/tmp/x");
+        assert_eq!(config.metadata_lifetime, Duration::days(1));
+        assert!(!config.insecure_http);
+        assert_eq!(config.database_url(), "/tmp/x/director-repo.sqlite");
+    }
+}

@@ -1,0 +1,180 @@
+//! Vehicle version manifests (Standard 5.3.2.1 steps 1-5): verified against the inventory
+//! (the Primary's signature, each ECU's report with that ECU's key, every ECU present),
+//! anti-replay (each ECU's report counter must increase and its nonce change), then applied
+//! in one transaction: installed images, assignments confirmed, the manifest recorded. Every
+//! manifest is recorded with its outcome, refused ones included; a refused one changes nothing
+//! else.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+use uptane::crypto::PublicKey;
+use uptane::manifest::{EcuKeys, EcuVersionReport, verify_manifest};
+use uptane::metadata::TargetFile;
+use uptane::names::{EcuSerial, Vin};
+
+use crate::error::{Error, Rejection, Result};
+use crate::state::AppState;
+use crate::storage::{AssignmentRow, CounterUpdate, InstalledRow, ManifestRow};
+
+/// What an accepted manifest did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Receipt {
+    pub manifest_id: String,
+    /// Assignments this manifest confirmed installed.
+    pub completed: Vec<String>,
+    /// Attacks reported by ECUs (serial, or `vehicle`, to text and code).
+    pub attacks: Value,
+}
+
+/// Receives the manifest of `vin` and records it with its outcome.
+pub fn receive(state: &AppState, vin: &str, bytes: &[u8]) -> Result<Receipt> {
+    let mut row = ManifestRow {
+        id: crate::random_id()?,
+        vin: vin.to_owned(),
+        received_at: crate::now_text(),
+        bytes_hex: hex::encode(bytes),
+        outcome: String::new(),
+        attacks: "{}".into(),
+    };
+    let result = apply(state, vin, bytes, &mut row);
+    let outcome = match &result {
+        Ok(_) => "accepted",
+        Err(Error::Rejected(r)) => r.code,
+        Err(_) => return result,
+    };
+    if let Err(Error::Rejected(rejection)) = &result {
+        row.outcome = outcome.into();
+        state.db.record_manifest(&row)?;
+        tracing::warn!(
+            vin,
+            code = rejection.code,
+            message = rejection.message,
+            "refused a manifest"
+        );
+    }
+    result
+}
+
+fn apply(state: &AppState, vin: &str, bytes: &[u8], row: &mut ManifestRow) -> Result<Receipt> {
+    let vehicle = state.db.vehicle(vin)?.ok_or_else(|| Rejection::unknown_vehicle(vin))?;
+    let ecus = state.db.ecus(vin)?;
+    let mut keys = EcuKeys::new();
+    for ecu in &ecus {
+        let key: PublicKey = serde_json::from_str(&ecu.public_key)
+            .map_err(|e| Error::Internal(format!("stored key of {}: {e}", ecu.serial)))?;
+        keys.insert(EcuSerial::new(ecu.serial.as_str())?, key);
+    }
+    let vin_name = Vin::new(vin)?;
+    let primary = EcuSerial::new(vehicle.primary_serial.as_str())?;
+    let (manifest, reports) =
+        verify_manifest(bytes, &vin_name, &primary, &keys).map_err(rejection)?;
+
+    let mut counters = Vec::with_capacity(reports.len());
+    let mut installed = Vec::with_capacity(reports.len());
+    let mut attacks = serde_json::Map::new();
+    if !manifest.attacks_detected.is_empty() {
+        attacks.insert("vehicle".into(), json!({ "attacks_detected": manifest.attacks_detected }));
+    }
+    for (serial, report) in &reports {
+        check_report(serial, report, &ecus)?;
+        counters.push(CounterUpdate {
+            serial: serial.to_string(),
+            counter: i64::try_from(report.report_counter).map_err(|_| {
+                Rejection::bad_request("malformed_manifest", "report_counter out of range")
+            })?,
+            nonce: report.nonce.clone(),
+        });
+        installed.push(InstalledRow {
+            ecu_serial: serial.to_string(),
+            vin: vin.to_owned(),
+            filepath: report.installed_image.filepath.clone(),
+            length: report.installed_image.fileinfo.length as i64,
+            hashes: serde_json::to_string(&report.installed_image.fileinfo.hashes)
+                .map_err(|e| Error::Internal(e.to_string()))?,
+            reported_at: row.received_at.clone(),
+        });
+        if !report.attacks_detected.is_empty() || report.attacks_detected_code.is_some() {
+            attacks.insert(
+                serial.to_string(),
+                json!({
+                    "attacks_detected": report.attacks_detected,
+                    "code": report.attacks_detected_code,
+                }),
+            );
+        }
+    }
+    row.attacks = Value::Object(attacks.clone()).to_string();
+    row.outcome = "accepted".into();
+    let completed = state.db.apply_manifest(row, &counters, &installed, completes)?;
+    if !attacks.is_empty() {
+        tracing::warn!(vin, attacks = %row.attacks, "ECUs reported attacks");
+    }
+    tracing::info!(vin, completed = completed.len(), "accepted a manifest");
+    Ok(Receipt { manifest_id: row.id.clone(), completed, attacks: Value::Object(attacks) })
+}
+
+/// The report's own serial and hardware id must match the inventory, and the nonce must be a
+/// 128-bit (or longer) hex string.
+fn check_report(
+    serial: &EcuSerial,
+    report: &EcuVersionReport,
+    ecus: &[crate::storage::EcuRow],
+) -> Result<()> {
+    let ecu = ecus.iter().find(|e| e.serial == serial.as_str()).ok_or_else(|| {
+        Rejection::bad_request("unknown_ecu", format!("ECU {serial} is not in the vehicle"))
+    })?;
+    if report.hardware_id.as_str() != ecu.hardware_id {
+        return Err(Rejection::bad_request(
+            "malformed_manifest",
+            format!(
+                "ECU {serial} reports hardware {} but the inventory has {}",
+                report.hardware_id, ecu.hardware_id
+            ),
+        )
+        .into());
+    }
+    let nonce_ok = report.nonce.len() >= 32 && report.nonce.bytes().all(|b| b.is_ascii_hexdigit());
+    if !nonce_ok {
+        return Err(Rejection::bad_request(
+            "malformed_manifest",
+            format!("ECU {serial}: the nonce must be at least 128 bits of hex"),
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// Whether an ECU reporting `installed` runs the assigned image: same path and length, and
+/// every hash both list agrees (at least one in common).
+fn completes(assignment: &AssignmentRow, installed: &InstalledRow) -> bool {
+    if assignment.target_path != installed.filepath {
+        return false;
+    }
+    let Ok(target) = serde_json::from_str::<TargetFile>(&assignment.target_json) else {
+        return false;
+    };
+    let Ok(hashes) = serde_json::from_str::<BTreeMap<String, String>>(&installed.hashes) else {
+        return false;
+    };
+    let common: Vec<_> = hashes.iter().filter(|(k, _)| target.hashes.contains_key(*k)).collect();
+    target.length as i64 == installed.length
+        && !common.is_empty()
+        && common
+            .iter()
+            .all(|(k, v)| target.hashes.get(*k).is_some_and(|t| t.eq_ignore_ascii_case(v)))
+}
+
+/// Maps a verification failure onto a stable code.
+fn rejection(error: uptane::Error) -> Error {
+    use uptane::Error as E;
+    let (status, code) = match &error {
+        E::DuplicateSignature { .. } | E::Threshold { .. } => (401, "bad_signature"),
+        E::UnknownEcu { .. } => (400, "unknown_ecu"),
+        E::MissingReport { .. } => (400, "missing_ecu"),
+        E::VinMismatch { .. } => (400, "vin_mismatch"),
+        _ => (400, "malformed_manifest"),
+    };
+    Rejection::new(status, code, error).into()
+}

@@ -1,0 +1,379 @@
+//! The connection pool over SQLite or PostgreSQL (one diesel `MultiConnection`), the embedded
+//! migrations, and every query the service makes.
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::r2d2::{self, ManageConnection, Pool, PooledConnection};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use super::records::{
+    AssignmentRow, DONE, EcuRow, InstalledRow, ManifestRow, MetadataRow, PENDING, VehicleRow,
+};
+use super::schema::{
+    assignments, director_roots, ecus, installed_images, manifests, vehicle_metadata, vehicles,
+};
+use crate::error::{Error, Rejection, Result};
+
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+#[derive(diesel::MultiConnection)]
+pub enum AnyConnection {
+    Postgresql(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+impl std::fmt::Debug for AnyConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            AnyConnection::Postgresql(_) => "AnyConnection::Postgresql",
+            AnyConnection::Sqlite(_) => "AnyConnection::Sqlite",
+        })
+    }
+}
+
+/// Which database a URL names: `postgres://` or `postgresql://` is PostgreSQL, anything else a
+/// SQLite file (SQLite accepts any string, so the scheme decides, never a fallback).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+impl Backend {
+    pub fn of(url: &str) -> Backend {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+}
+
+/// Opens connections for the pool, with the SQLite pragmas on every connection.
+#[derive(Debug)]
+struct Manager {
+    url: String,
+    backend: Backend,
+}
+
+const SQLITE_PRAGMAS: &str = "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
+     PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;";
+
+impl ManageConnection for Manager {
+    type Connection = AnyConnection;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<AnyConnection, r2d2::Error> {
+        match self.backend {
+            Backend::Postgres => PgConnection::establish(&self.url)
+                .map(AnyConnection::Postgresql)
+                .map_err(r2d2::Error::ConnectionError),
+            Backend::Sqlite => {
+                let url = self.url.strip_prefix("sqlite://").unwrap_or(&self.url);
+                let mut conn =
+                    SqliteConnection::establish(url).map_err(r2d2::Error::ConnectionError)?;
+                conn.batch_execute(SQLITE_PRAGMAS).map_err(r2d2::Error::QueryError)?;
+                Ok(AnyConnection::Sqlite(conn))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), r2d2::Error> {
+        conn.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, _conn: &mut AnyConnection) -> bool {
+        false
+    }
+}
+
+/// One ECU's anti-replay state after an accepted report: the counter must have increased and
+/// the nonce changed, checked and written in one statement.
+#[derive(Debug, Clone)]
+pub struct CounterUpdate {
+    pub serial: String,
+    pub counter: i64,
+    pub nonce: String,
+}
+
+/// The database.
+#[derive(Debug, Clone)]
+pub struct Db {
+    pool: Pool<Manager>,
+    backend: Backend,
+}
+
+type Conn = PooledConnection<Manager>;
+
+fn is_unique_violation(error: &DieselError) -> bool {
+    matches!(error, DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _))
+}
+
+impl Db {
+    /// Connects and runs pending migrations.
+    pub fn open(url: &str) -> Result<Db> {
+        let backend = Backend::of(url);
+        let manager = Manager { url: url.to_owned(), backend };
+        let size = if backend == Backend::Sqlite { 4 } else { 8 };
+        let pool = Pool::builder()
+            .max_size(size)
+            .connection_timeout(std::time::Duration::from_secs(10))
+            .build(manager)
+            .map_err(|e| Error::Pool(e.to_string()))?;
+        let db = Db { pool, backend };
+        db.conn()?
+            .run_pending_migrations(MIGRATIONS)
+            .map_err(|e| Error::Pool(format!("migrations: {e}")))?;
+        Ok(db)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    fn conn(&self) -> Result<Conn> {
+        self.pool.get().map_err(|e| Error::Pool(e.to_string()))
+    }
+
+    // ---- the Director root ----
+
+    /// The newest uploaded root: (version, bytes).
+    pub fn latest_root(&self) -> Result<Option<(i64, String)>> {
+        Ok(director_roots::table
+            .select((director_roots::version, director_roots::bytes_hex))
+            .order(director_roots::version.desc())
+            .first::<(i64, String)>(&mut self.conn()?)
+            .optional()?)
+    }
+
+    /// Whether any root was uploaded (cheap: no bytes read).
+    pub fn has_root(&self) -> Result<bool> {
+        let count: i64 = director_roots::table.count().get_result(&mut self.conn()?)?;
+        Ok(count > 0)
+    }
+
+    pub fn root(&self, version: i64) -> Result<Option<String>> {
+        Ok(director_roots::table
+            .find(version)
+            .select(director_roots::bytes_hex)
+            .first::<String>(&mut self.conn()?)
+            .optional()?)
+    }
+
+    pub fn insert_root(&self, version: i64, bytes_hex: &str) -> Result<()> {
+        let result = diesel::insert_into(director_roots::table)
+            .values((
+                director_roots::version.eq(version),
+                director_roots::bytes_hex.eq(bytes_hex),
+                director_roots::created_at.eq(crate::now_text()),
+            ))
+            .execute(&mut self.conn()?);
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_unique_violation(&e) => Err(Rejection::conflict(
+                "root_exists",
+                format!("root version {version} was uploaded concurrently"),
+            )
+            .into()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    // ---- inventory ----
+
+    /// Registers a vehicle and its ECUs in one transaction.
+    pub fn register_vehicle(&self, vehicle: &VehicleRow, ecu_rows: &[EcuRow]) -> Result<()> {
+        self.conn()?.transaction::<(), Error, _>(|conn| {
+            match diesel::insert_into(vehicles::table).values(vehicle).execute(conn) {
+                Ok(_) => {}
+                Err(e) if is_unique_violation(&e) => {
+                    return Err(Rejection::conflict(
+                        "vehicle_exists",
+                        format!("vehicle {} is already registered", vehicle.vin),
+                    )
+                    .into());
+                }
+                Err(e) => return Err(e.into()),
+            }
+            for row in ecu_rows {
+                match diesel::insert_into(ecus::table).values(row).execute(conn) {
+                    Ok(_) => {}
+                    Err(e) if is_unique_violation(&e) => {
+                        return Err(Rejection::conflict(
+                            "ecu_exists",
+                            format!("ECU {} is already registered", row.serial),
+                        )
+                        .into());
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Ok(())
+        })
+    }
+
+    pub fn vehicle(&self, vin: &str) -> Result<Option<VehicleRow>> {
+        Ok(vehicles::table.find(vin).first::<VehicleRow>(&mut self.conn()?).optional()?)
+    }
+
+    pub fn ecus(&self, vin: &str) -> Result<Vec<EcuRow>> {
+        Ok(ecus::table
+            .filter(ecus::vin.eq(vin))
+            .order(ecus::serial)
+            .load::<EcuRow>(&mut self.conn()?)?)
+    }
+
+    pub fn installed(&self, vin: &str) -> Result<Vec<InstalledRow>> {
+        Ok(installed_images::table
+            .filter(installed_images::vin.eq(vin))
+            .order(installed_images::ecu_serial)
+            .load::<InstalledRow>(&mut self.conn()?)?)
+    }
+
+    // ---- assignments ----
+
+    /// Adds an assignment, refusing a second pending one for the same ECU (no ECU may appear
+    /// twice in Director Targets, and no new bundle before the last one is confirmed).
+    pub fn add_assignment(&self, row: &AssignmentRow) -> Result<()> {
+        self.conn()?.transaction::<(), Error, _>(|conn| {
+            let pending: i64 = assignments::table
+                .filter(assignments::ecu_serial.eq(&row.ecu_serial))
+                .filter(assignments::status.eq(PENDING))
+                .count()
+                .get_result(conn)?;
+            if pending > 0 {
+                return Err(Rejection::conflict(
+                    "assignment_pending",
+                    format!("ECU {} already has a pending assignment", row.ecu_serial),
+                )
+                .into());
+            }
+            diesel::insert_into(assignments::table).values(row).execute(conn)?;
+            Ok(())
+        })
+    }
+
+    pub fn assignments(&self, vin: &str, status: Option<&str>) -> Result<Vec<AssignmentRow>> {
+        let mut query = assignments::table.filter(assignments::vin.eq(vin)).into_boxed();
+        if let Some(status) = status {
+            query = query.filter(assignments::status.eq(status));
+        }
+        Ok(query
+            .order((assignments::created_at, assignments::id))
+            .load::<AssignmentRow>(&mut self.conn()?)?)
+    }
+
+    // ---- per-vehicle metadata ----
+
+    pub fn latest_metadata(&self, vin: &str, role: &str) -> Result<Option<MetadataRow>> {
+        Ok(vehicle_metadata::table
+            .filter(vehicle_metadata::vin.eq(vin))
+            .filter(vehicle_metadata::role.eq(role))
+            .order(vehicle_metadata::version.desc())
+            .first::<MetadataRow>(&mut self.conn()?)
+            .optional()?)
+    }
+
+    pub fn metadata(&self, vin: &str, role: &str, version: i64) -> Result<Option<MetadataRow>> {
+        Ok(vehicle_metadata::table
+            .find((vin, role, version))
+            .first::<MetadataRow>(&mut self.conn()?)
+            .optional()?)
+    }
+
+    /// Writes one bundle (targets, snapshot, timestamp) in a transaction. Returns false when
+    /// another process took one of these versions first (the caller re-reads and retries).
+    pub fn commit_bundle(&self, rows: &[MetadataRow]) -> Result<bool> {
+        let result = self.conn()?.transaction::<(), DieselError, _>(|conn| {
+            for row in rows {
+                diesel::insert_into(vehicle_metadata::table).values(row).execute(conn)?;
+            }
+            Ok(())
+        });
+        match result {
+            Ok(()) => Ok(true),
+            Err(e) if is_unique_violation(&e) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    // ---- manifests ----
+
+    /// Records a manifest that was refused (nothing else changes).
+    pub fn record_manifest(&self, row: &ManifestRow) -> Result<()> {
+        diesel::insert_into(manifests::table).values(row).execute(&mut self.conn()?)?;
+        Ok(())
+    }
+
+    pub fn manifests(&self, vin: &str, limit: i64) -> Result<Vec<ManifestRow>> {
+        Ok(manifests::table
+            .filter(manifests::vin.eq(vin))
+            .order((manifests::received_at.desc(), manifests::id))
+            .limit(limit)
+            .load::<ManifestRow>(&mut self.conn()?)?)
+    }
+
+    /// Applies a verified manifest in one transaction: anti-replay counters (a counter that did
+    /// not increase, or a repeated nonce, rolls everything back as `replayed_report`), the
+    /// installed images, pending assignments the ECUs now run marked done, and the manifest
+    /// itself. Returns the ids of the assignments completed.
+    pub fn apply_manifest(
+        &self,
+        manifest: &ManifestRow,
+        counters: &[CounterUpdate],
+        installed: &[InstalledRow],
+        completes: impl Fn(&AssignmentRow, &InstalledRow) -> bool,
+    ) -> Result<Vec<String>> {
+        self.conn()?.transaction::<Vec<String>, Error, _>(|conn| {
+            for update in counters {
+                let changed = diesel::update(ecus::table)
+                    .filter(ecus::serial.eq(&update.serial))
+                    .filter(ecus::last_counter.is_null().or(ecus::last_counter.lt(update.counter)))
+                    .filter(ecus::last_nonce.is_null().or(ecus::last_nonce.ne(&update.nonce)))
+                    .set((
+                        ecus::last_counter.eq(update.counter),
+                        ecus::last_nonce.eq(&update.nonce),
+                    ))
+                    .execute(conn)?;
+                if changed != 1 {
+                    return Err(Rejection::bad_request(
+                        "replayed_report",
+                        format!(
+                            "the report of ECU {} repeats a nonce or does not increase its \
+                             report counter ({})",
+                            update.serial, update.counter
+                        ),
+                    )
+                    .into());
+                }
+            }
+            for row in installed {
+                diesel::delete(installed_images::table.find(&row.ecu_serial)).execute(conn)?;
+                diesel::insert_into(installed_images::table).values(row).execute(conn)?;
+            }
+            let pending = assignments::table
+                .filter(assignments::vin.eq(&manifest.vin))
+                .filter(assignments::status.eq(PENDING))
+                .load::<AssignmentRow>(conn)?;
+            let mut done = Vec::new();
+            for assignment in &pending {
+                let confirmed = installed
+                    .iter()
+                    .any(|i| i.ecu_serial == assignment.ecu_serial && completes(assignment, i));
+                if confirmed {
+                    diesel::update(assignments::table.find(&assignment.id))
+                        .filter(assignments::status.eq(PENDING))
+                        .set((
+                            assignments::status.eq(DONE),
+                            assignments::updated_at.eq(&manifest.received_at),
+                        ))
+                        .execute(conn)?;
+                    done.push(assignment.id.clone());
+                }
+            }
+            diesel::insert_into(manifests::table).values(manifest).execute(conn)?;
+            Ok(done)
+        })
+    }
+}

@@ -1,0 +1,86 @@
+//! The diesel schema of `migrations/`.
+
+diesel::table! {
+    vehicles (vin) {
+        vin -> Text,
+        primary_serial -> Text,
+        created_at -> Text,
+    }
+}
+
+diesel::table! {
+    ecus (serial) {
+        serial -> Text,
+        vin -> Text,
+        hardware_id -> Text,
+        public_key -> Text,
+        key_id -> Text,
+        is_primary -> SmallInt,
+        last_counter -> Nullable<BigInt>,
+        last_nonce -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    manifests (id) {
+        id -> Text,
+        vin -> Text,
+        received_at -> Text,
+        bytes_hex -> Text,
+        outcome -> Text,
+        attacks -> Text,
+    }
+}
+
+diesel::table! {
+    installed_images (ecu_serial) {
+        ecu_serial -> Text,
+        vin -> Text,
+        filepath -> Text,
+        length -> BigInt,
+        hashes -> Text,
+        reported_at -> Text,
+    }
+}
+
+diesel::table! {
+    assignments (id) {
+        id -> Text,
+        vin -> Text,
+        ecu_serial -> Text,
+        target_path -> Text,
+        target_json -> Text,
+        status -> Text,
+        created_at -> Text,
+        updated_at -> Text,
+    }
+}
+
+diesel::table! {
+    director_roots (version) {
+        version -> BigInt,
+        bytes_hex -> Text,
+        created_at -> Text,
+    }
+}
+
+diesel::table! {
+    vehicle_metadata (vin, role, version) {
+        vin -> Text,
+        role -> Text,
+        version -> BigInt,
+        bytes_hex -> Text,
+        expires -> Text,
+        created_at -> Text,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(
+    vehicles,
+    ecus,
+    manifests,
+    installed_images,
+    assignments,
+    director_roots,
+    vehicle_metadata,
+);

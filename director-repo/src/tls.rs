@@ -1,0 +1,190 @@
+//! TLS: a development CA and server certificate generated on first start into DATA/tls (or
+//! files given by flags), served by rustls with the ring provider; and the fleet CA that
+//! vehicles' client certificates chain to (mutual TLS). A client certificate names its VIN as
+//! a DNS subject alternative name (and as its common name).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose,
+};
+use rustls::ServerConfig;
+use rustls::server::WebPkiClientVerifier;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::keys::write_private;
+
+const FLEET_CA_NAME: &str = "director-repo fleet CA";
+
+/// The certificate and key files the server uses.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    /// The development CA clients should trust, when the certificate is generated.
+    pub ca: Option<PathBuf>,
+    /// The CA that vehicles' client certificates must chain to.
+    pub fleet_ca: PathBuf,
+}
+
+/// The configured files, or the development ones (generated if missing).
+pub fn ensure_files(config: &Config) -> Result<TlsFiles> {
+    let dir = config.dir("tls");
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(dir.display(), e))?;
+    let fleet_ca = match &config.client_ca {
+        Some(path) => path.clone(),
+        None => {
+            let path = dir.join("fleet-ca.pem");
+            if !path.exists() || !dir.join("fleet-ca.key").exists() {
+                generate_fleet_ca(&dir)
+                    .map_err(|e| Error::Tls(format!("generating the fleet CA: {e}")))?;
+                tracing::info!(ca = %path.display(), "generated a development fleet CA");
+            }
+            path
+        }
+    };
+    if let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) {
+        return Ok(TlsFiles { cert: cert.clone(), key: key.clone(), ca: None, fleet_ca });
+    }
+    let files = TlsFiles {
+        cert: dir.join("server.pem"),
+        key: dir.join("server.key"),
+        ca: Some(dir.join("ca.pem")),
+        fleet_ca,
+    };
+    if !files.cert.exists() || !files.key.exists() {
+        generate(&dir).map_err(|e| Error::Tls(format!("generating certificates: {e}")))?;
+        tracing::info!(ca = %dir.join("ca.pem").display(), "generated a development CA and server certificate");
+    }
+    Ok(files)
+}
+
+fn ca_params(name: &str) -> Result<CertificateParams, rcgen::Error> {
+    let mut ca = CertificateParams::new(Vec::<String>::new())?;
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(DnType::CommonName, name);
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    Ok(ca)
+}
+
+fn generate(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    let ca_key = KeyPair::generate()?;
+    let ca = ca_params("director-repo development CA")?;
+    let ca_cert = ca.self_signed(&ca_key)?;
+    let issuer = Issuer::new(ca, &ca_key);
+
+    let server_key = KeyPair::generate()?;
+    let names = vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()];
+    let mut server = CertificateParams::new(names)?;
+    server.distinguished_name.push(DnType::CommonName, "director-repo");
+    server.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let server_cert = server.signed_by(&server_key, &issuer)?;
+
+    uptane::repository::write_atomically(&dir.join("ca.pem"), ca_cert.pem().as_bytes())?;
+    write_private(&dir.join("ca.key"), ca_key.serialize_pem().as_bytes())?;
+    let chain = format!("{}{}", server_cert.pem(), ca_cert.pem());
+    uptane::repository::write_atomically(&dir.join("server.pem"), chain.as_bytes())?;
+    write_private(&dir.join("server.key"), server_key.serialize_pem().as_bytes())?;
+    Ok(())
+}
+
+fn generate_fleet_ca(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    let key = KeyPair::generate()?;
+    let cert = ca_params(FLEET_CA_NAME)?.self_signed(&key)?;
+    write_private(&dir.join("fleet-ca.key"), key.serialize_pem().as_bytes())?;
+    uptane::repository::write_atomically(&dir.join("fleet-ca.pem"), cert.pem().as_bytes())?;
+    Ok(())
+}
+
+/// A vehicle's client certificate and key, issued by the generated fleet CA.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ClientCertificate {
+    pub certificate: String,
+    pub private_key: String,
+    pub fleet_ca: String,
+}
+
+/// Issues a client certificate naming `vin` (common name and DNS subject alternative name).
+/// Only the generated fleet CA can issue (a given `--client-ca` has its key elsewhere).
+pub fn issue_client_certificate(config: &Config, vin: &str) -> Result<ClientCertificate> {
+    if config.client_ca.is_some() {
+        return Err(crate::Rejection::conflict(
+            "no_fleet_ca_key",
+            "the fleet CA is external (--client-ca): issue client certificates with it",
+        )
+        .into());
+    }
+    let dir = config.dir("tls");
+    let read = |name: &str| {
+        std::fs::read_to_string(dir.join(name)).map_err(|e| Error::io(dir.join(name).display(), e))
+    };
+    let (ca_pem, ca_key) = (read("fleet-ca.pem")?, read("fleet-ca.key")?);
+    let tls = |e: rcgen::Error| Error::Tls(e.to_string());
+    let ca_key = KeyPair::from_pem(&ca_key).map_err(tls)?;
+    // The issuer is named by its distinguished name and identified by its key: rebuilding the
+    // parameters the CA was made with issues certificates that chain to it.
+    let issuer = Issuer::new(ca_params(FLEET_CA_NAME).map_err(tls)?, &ca_key);
+    let key = KeyPair::generate().map_err(tls)?;
+    let mut params = CertificateParams::new(vec![vin.to_owned()]).map_err(tls)?;
+    params.distinguished_name.push(DnType::CommonName, vin);
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    let cert = params.signed_by(&key, &issuer).map_err(tls)?;
+    Ok(ClientCertificate {
+        certificate: cert.pem(),
+        private_key: key.serialize_pem(),
+        fleet_ca: ca_pem,
+    })
+}
+
+/// A rustls server configuration from PEM files (ring provider, never the process default).
+/// Client certificates are verified against the fleet CA when presented; the operator's admin
+/// API needs none (it takes a bearer token), vehicle routes require one.
+pub fn server_config(files: &TlsFiles) -> Result<ServerConfig> {
+    let chain = CertificateDer::pem_file_iter(&files.cert)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| Error::Tls(format!("{}: {e}", files.cert.display())))?;
+    let key = PrivateKeyDer::from_pem_file(&files.key)
+        .map_err(|e| Error::Tls(format!("{}: {e}", files.key.display())))?;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(&files.fleet_ca)
+        .map_err(|e| Error::Tls(format!("{}: {e}", files.fleet_ca.display())))?
+    {
+        let cert = cert.map_err(|e| Error::Tls(format!("{}: {e}", files.fleet_ca.display())))?;
+        roots.add(cert).map_err(|e| Error::Tls(e.to_string()))?;
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .allow_unauthenticated()
+        .build()
+        .map_err(|e| Error::Tls(e.to_string()))?;
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Tls(e.to_string()))?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(chain, key)
+        .map_err(|e| Error::Tls(e.to_string()))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+/// The names a verified client certificate presents (DNS subject alternative names), kept in
+/// the connection's data.
+#[derive(Debug, Clone, Default)]
+pub struct ClientIdentity {
+    pub names: Vec<String>,
+}
+
+/// Reads the client certificate of a TLS connection (already verified by rustls).
+pub fn client_identity(connection: &dyn std::any::Any) -> Option<ClientIdentity> {
+    type Tls = actix_tls::accept::rustls_0_23::TlsStream<actix_web::rt::net::TcpStream>;
+    let stream = connection.downcast_ref::<Tls>()?;
+    let (_, session) = stream.get_ref();
+    let leaf = session.peer_certificates()?.first()?;
+    let cert = webpki::EndEntityCert::try_from(leaf).ok()?;
+    Some(ClientIdentity { names: cert.valid_dns_names().map(str::to_owned).collect() })
+}
