@@ -15,7 +15,7 @@ use uptane::metadata::{
 };
 use uptane::names::{EcuSerial, HardwareId};
 
-use crate::error::{Error, Rejection, Result};
+use crate::error::{Error, Rejection, Rejections as _, Result};
 use crate::state::AppState;
 use crate::storage::{MetadataRow, PENDING};
 

@@ -7,7 +7,7 @@ use uptane::crypto::PublicKey;
 use uptane::metadata::TargetFile;
 use uptane::names::{EcuSerial, HardwareId, TargetPath, Vin};
 
-use crate::error::{Error, Rejection, Result};
+use crate::error::{Error, Rejection, Rejections as _, Result};
 use crate::state::AppState;
 use crate::storage::{AssignmentRow, EcuRow, InstalledRow, ManifestRow, PENDING, VehicleRow};
 

@@ -2,14 +2,13 @@
 //! start into DATA/keys (mode 0600). Signing goes through `uptane::crypto::Signer`, so an HSM
 //! can stand in.
 
-use std::io::Write;
-use std::path::Path;
 use std::sync::Arc;
 
-use uptane::crypto::{KeyType, PrivateKey, Signer};
+pub use service_kit::keys::write_private;
+use uptane::crypto::Signer;
 
 use crate::config::Config;
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// The service's online signers.
 #[derive(Clone)]
@@ -35,24 +34,21 @@ impl OnlineKeys {
     /// Loads the configured keys, or the ones in DATA/keys, generating those on first start,
     /// and writes each public key as DATA/keys/NAME.pub.json.
     pub fn load_or_generate(config: &Config) -> Result<OnlineKeys> {
-        let dir = config.dir("keys");
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io(dir.display(), e))?;
-        let targets = load(config.targets_key.as_deref(), &dir.join("targets.pem"))?;
-        let snapshot = load(config.snapshot_key.as_deref(), &dir.join("snapshot.pem"))?;
-        let timestamp = load(config.timestamp_key.as_deref(), &dir.join("timestamp.pem"))?;
-        let time = load(config.time_key.as_deref(), &dir.join("time.pem"))?;
-        let keys = OnlineKeys {
+        let [targets, snapshot, timestamp, time] = service_kit::keys::load_or_generate(
+            &config.dir("keys"),
+            [
+                ("targets", config.targets_key.as_deref()),
+                ("snapshot", config.snapshot_key.as_deref()),
+                ("timestamp", config.timestamp_key.as_deref()),
+                ("time", config.time_key.as_deref()),
+            ],
+        )?;
+        Ok(OnlineKeys {
             targets: Arc::new(targets),
             snapshot: Arc::new(snapshot),
             timestamp: Arc::new(timestamp),
             time: Arc::new(time),
-        };
-        for (name, key) in keys.named() {
-            let public = serde_json::to_vec_pretty(key.public_key())
-                .map_err(|e| Error::Internal(e.to_string()))?;
-            uptane::repository::write_atomically(&dir.join(format!("{name}.pub.json")), &public)?;
-        }
-        Ok(keys)
+        })
     }
 
     /// Each key with its name (`targets`, `snapshot`, `timestamp`, `time`).
@@ -64,28 +60,4 @@ impl OnlineKeys {
             ("time", &*self.time),
         ]
     }
-}
-
-fn load(given: Option<&Path>, default: &Path) -> Result<PrivateKey> {
-    if let Some(path) = given {
-        return Ok(PrivateKey::read(path)?);
-    }
-    if default.exists() {
-        return Ok(PrivateKey::read(default)?);
-    }
-    let key = PrivateKey::generate(KeyType::Ed25519)?;
-    write_private(default, key.to_pem().as_bytes())?;
-    tracing::info!(path = %default.display(), key_id = key.key_id(), "generated online key");
-    Ok(key)
-}
-
-/// Writes a secret file readable by the service only (0600), atomically.
-pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    // NamedTempFile is created 0600.
-    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir.display(), e))?;
-    file.write_all(bytes).map_err(|e| Error::io(path.display(), e))?;
-    file.as_file().sync_all().map_err(|e| Error::io(path.display(), e))?;
-    file.persist(path).map_err(|e| Error::io(path.display(), e.error))?;
-    Ok(())
 }

@@ -34,7 +34,7 @@ pub mod storage;
 pub mod tls;
 
 pub use config::{Cli, Command, Config};
-pub use error::{Error, Rejection, Result};
+pub use error::{Error, Rejection, Rejections, Result};
 pub use state::AppState;
 
 /// The current time as stored in the database.

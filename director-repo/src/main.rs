@@ -3,12 +3,7 @@ use clap::Parser;
 use director_repo::{AppState, Cli, Command};
 
 fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    service_kit::init_tracing();
     let args = director_repo::config::file::with_file(std::env::args_os().collect(), |name| {
         std::env::var(name).ok()
     })

@@ -14,7 +14,7 @@ use uptane::manifest::{EcuKeys, EcuVersionReport, verify_manifest};
 use uptane::metadata::TargetFile;
 use uptane::names::{EcuSerial, Vin};
 
-use crate::error::{Error, Rejection, Result};
+use crate::error::{Error, Rejection, Rejections as _, Result};
 use crate::state::AppState;
 use crate::storage::{AssignmentRow, CounterUpdate, InstalledRow, ManifestRow};
 

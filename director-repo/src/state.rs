@@ -3,10 +3,11 @@
 use std::sync::Mutex;
 
 use ring::rand::SecureRandom;
+pub(crate) use service_kit::sha256;
 use subtle::ConstantTimeEq;
 
 use crate::config::Config;
-use crate::error::{Error, Rejection, Result};
+use crate::error::{Error, Rejection, Rejections as _, Result};
 use crate::keys::{OnlineKeys, write_private};
 use crate::storage::Db;
 
@@ -20,13 +21,6 @@ pub struct AppState {
     /// Serialises signing of per-vehicle bundles within this process (the database key
     /// catches other processes).
     pub(crate) signing: Mutex<()>,
-}
-
-pub(crate) fn sha256(bytes: &[u8]) -> [u8; 32] {
-    let digest = ring::digest::digest(&ring::digest::SHA256, bytes);
-    let mut out = [0; 32];
-    out.copy_from_slice(digest.as_ref());
-    out
 }
 
 impl AppState {

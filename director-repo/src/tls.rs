@@ -6,17 +6,15 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose,
-};
+use rcgen::{CertificateParams, DnType, ExtendedKeyUsagePurpose, Issuer, KeyPair};
 use rustls::ServerConfig;
 use rustls::server::WebPkiClientVerifier;
+use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use service_kit::tls::ca_params;
 
 use crate::config::Config;
-use crate::error::{Error, Result};
+use crate::error::{Error, Rejections as _, Result};
 use crate::keys::write_private;
 
 const FLEET_CA_NAME: &str = "director-repo fleet CA";
@@ -48,49 +46,13 @@ pub fn ensure_files(config: &Config) -> Result<TlsFiles> {
             path
         }
     };
-    if let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) {
-        return Ok(TlsFiles { cert: cert.clone(), key: key.clone(), ca: None, fleet_ca });
-    }
-    let files = TlsFiles {
-        cert: dir.join("server.pem"),
-        key: dir.join("server.key"),
-        ca: Some(dir.join("ca.pem")),
-        fleet_ca,
-    };
-    if !files.cert.exists() || !files.key.exists() {
-        generate(&dir).map_err(|e| Error::Tls(format!("generating certificates: {e}")))?;
-        tracing::info!(ca = %dir.join("ca.pem").display(), "generated a development CA and server certificate");
-    }
-    Ok(files)
-}
-
-fn ca_params(name: &str) -> Result<CertificateParams, rcgen::Error> {
-    let mut ca = CertificateParams::new(Vec::<String>::new())?;
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name.push(DnType::CommonName, name);
-    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    Ok(ca)
-}
-
-fn generate(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
-    let ca_key = KeyPair::generate()?;
-    let ca = ca_params("director-repo development CA")?;
-    let ca_cert = ca.self_signed(&ca_key)?;
-    let issuer = Issuer::new(ca, &ca_key);
-
-    let server_key = KeyPair::generate()?;
-    let names = vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()];
-    let mut server = CertificateParams::new(names)?;
-    server.distinguished_name.push(DnType::CommonName, "director-repo");
-    server.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    let server_cert = server.signed_by(&server_key, &issuer)?;
-
-    uptane::repository::write_atomically(&dir.join("ca.pem"), ca_cert.pem().as_bytes())?;
-    write_private(&dir.join("ca.key"), ca_key.serialize_pem().as_bytes())?;
-    let chain = format!("{}{}", server_cert.pem(), ca_cert.pem());
-    uptane::repository::write_atomically(&dir.join("server.pem"), chain.as_bytes())?;
-    write_private(&dir.join("server.key"), server_key.serialize_pem().as_bytes())?;
-    Ok(())
+    let server = service_kit::tls::ensure_server_files(
+        config.tls_cert.as_ref(),
+        config.tls_key.as_ref(),
+        &dir,
+        "director-repo",
+    )?;
+    Ok(TlsFiles { cert: server.cert, key: server.key, ca: server.ca, fleet_ca })
 }
 
 fn generate_fleet_ca(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
@@ -145,31 +107,22 @@ pub fn issue_client_certificate(config: &Config, vin: &str) -> Result<ClientCert
 /// Client certificates are verified against the fleet CA when presented; the operator's admin
 /// API needs none (it takes a bearer token), vehicle routes require one.
 pub fn server_config(files: &TlsFiles) -> Result<ServerConfig> {
-    let chain = CertificateDer::pem_file_iter(&files.cert)
-        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| Error::Tls(format!("{}: {e}", files.cert.display())))?;
-    let key = PrivateKeyDer::from_pem_file(&files.key)
-        .map_err(|e| Error::Tls(format!("{}: {e}", files.key.display())))?;
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(&files.fleet_ca)
-        .map_err(|e| Error::Tls(format!("{}: {e}", files.fleet_ca.display())))?
-    {
-        let cert = cert.map_err(|e| Error::Tls(format!("{}: {e}", files.fleet_ca.display())))?;
-        roots.add(cert).map_err(|e| Error::Tls(e.to_string()))?;
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-        .allow_unauthenticated()
-        .build()
-        .map_err(|e| Error::Tls(e.to_string()))?;
-    let mut config = ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| Error::Tls(e.to_string()))?
-        .with_client_cert_verifier(verifier)
-        .with_single_cert(chain, key)
-        .map_err(|e| Error::Tls(e.to_string()))?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(config)
+    service_kit::tls::server_config(&files.cert, &files.key, |provider| {
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_file_iter(&files.fleet_ca)
+            .map_err(|e| Error::Tls(format!("{}: {e}", files.fleet_ca.display())))?
+        {
+            let cert =
+                cert.map_err(|e| Error::Tls(format!("{}: {e}", files.fleet_ca.display())))?;
+            roots.add(cert).map_err(|e| Error::Tls(e.to_string()))?;
+        }
+        let verifier =
+            WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                .allow_unauthenticated()
+                .build()
+                .map_err(|e| Error::Tls(e.to_string()))?;
+        Ok(Some(verifier))
+    })
 }
 
 /// The names a verified client certificate presents (DNS subject alternative names), kept in

@@ -1,43 +1,34 @@
-//! One error type for the service. Client mistakes are [`Rejection`]s with a stable code; every
-//! other failure is an internal error (500) that changes no published state.
+//! One error type for the service (shared with the Director through [`service_kit::error`]).
+//! Client mistakes are [`Rejection`]s with a stable code; every other failure is an internal
+//! error (500) that changes no published state.
 
 use std::fmt;
 
-use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, ResponseError};
-use serde::Serialize;
+pub use service_kit::error::{Error, Rejection, Result};
 
-/// A refused request: HTTP status, a stable machine-readable code and a message for people.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rejection {
-    pub status: u16,
-    pub code: &'static str,
-    pub message: String,
+/// The Image repository's rejections.
+pub trait Rejections {
+    fn conflict(message: impl fmt::Display) -> Rejection;
+    fn unauthorized() -> Rejection;
+    fn too_large(what: &str, limit: u64) -> Rejection;
+    /// Maps a verification failure of uploaded metadata onto a stable code.
+    fn from_uptane(error: &uptane::Error) -> Rejection;
 }
 
-impl Rejection {
-    pub fn new(status: u16, code: &'static str, message: impl fmt::Display) -> Rejection {
-        Rejection { status, code, message: message.to_string() }
-    }
-
-    pub fn bad_request(code: &'static str, message: impl fmt::Display) -> Rejection {
-        Rejection::new(400, code, message)
-    }
-
-    pub fn conflict(message: impl fmt::Display) -> Rejection {
+impl Rejections for Rejection {
+    fn conflict(message: impl fmt::Display) -> Rejection {
         Rejection::new(409, "conflict", message)
     }
 
-    pub fn unauthorized() -> Rejection {
+    fn unauthorized() -> Rejection {
         Rejection::new(401, "unauthorized", "a valid bearer upload token is required")
     }
 
-    pub fn too_large(what: &str, limit: u64) -> Rejection {
+    fn too_large(what: &str, limit: u64) -> Rejection {
         Rejection::new(413, "too_large", format!("{what} exceeds {limit} bytes"))
     }
 
-    /// Maps a verification failure of uploaded metadata onto a stable code.
-    pub fn from_uptane(error: &uptane::Error) -> Rejection {
+    fn from_uptane(error: &uptane::Error) -> Rejection {
         use uptane::Error as E;
         let (status, code) = match error {
             E::DuplicateSignature { .. } | E::Threshold { .. } => (403, "bad_signature"),
@@ -55,81 +46,5 @@ impl Rejection {
             _ => (400, "rejected"),
         };
         Rejection::new(status, code, error)
-    }
-}
-
-impl fmt::Display for Rejection {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.code, self.message)
-    }
-}
-
-/// Why an operation failed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum Error {
-    #[error("{0}")]
-    Rejected(Rejection),
-    #[error("database: {0}")]
-    Database(#[from] diesel::result::Error),
-    #[error("database connection: {0}")]
-    Pool(String),
-    #[error("{what}: {source}")]
-    Io { what: String, source: std::io::Error },
-    #[error("uptane: {0}")]
-    Uptane(#[from] uptane::Error),
-    #[error("configuration: {0}")]
-    Config(String),
-    #[error("tls: {0}")]
-    Tls(String),
-    #[error("{0}")]
-    Internal(String),
-}
-
-impl From<Rejection> for Error {
-    fn from(rejection: Rejection) -> Error {
-        Error::Rejected(rejection)
-    }
-}
-
-impl Error {
-    pub fn io(what: impl fmt::Display, source: std::io::Error) -> Error {
-        Error::Io { what: what.to_string(), source }
-    }
-
-    /// The rejection, if this is a client error.
-    pub fn rejection(&self) -> Option<&Rejection> {
-        match self {
-            Error::Rejected(r) => Some(r),
-            _ => None,
-        }
-    }
-}
-
-pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-#[derive(Serialize)]
-struct Body<'a> {
-    error: &'a str,
-    message: &'a str,
-}
-
-impl ResponseError for Error {
-    fn status_code(&self) -> StatusCode {
-        match self {
-            Error::Rejected(r) => StatusCode::from_u16(r.status).unwrap_or(StatusCode::BAD_REQUEST),
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        let (code, message) = match self {
-            Error::Rejected(r) => (r.code, r.message.clone()),
-            other => {
-                tracing::error!(error = %other, "internal error");
-                ("internal", other.to_string())
-            }
-        };
-        HttpResponse::build(self.status_code()).json(Body { error: code, message: &message })
     }
 }

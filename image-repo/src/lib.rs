@@ -20,7 +20,7 @@ pub mod tls;
 pub mod verify_upload;
 
 pub use config::{Cli, Command, Config};
-pub use error::{Error, Rejection, Result};
+pub use error::{Error, Rejection, Rejections, Result};
 pub use state::AppState;
 
 /// The current time as stored in the database.

@@ -4,12 +4,7 @@ use image_repo::publish::{Upload, publish};
 use image_repo::{AppState, Cli, Command};
 
 fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    service_kit::init_tracing();
     let args = image_repo::config::file::with_file(std::env::args_os().collect(), |name| {
         std::env::var(name).ok()
     })

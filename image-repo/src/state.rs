@@ -4,10 +4,11 @@
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use ring::rand::SecureRandom;
+use service_kit::sha256;
 use subtle::ConstantTimeEq;
 
 use crate::config::Config;
-use crate::error::{Error, Rejection, Result};
+use crate::error::{Error, Rejection, Rejections as _, Result};
 use crate::keys::{OnlineKeys, write_private};
 use crate::metrics::Metrics;
 use crate::published::Published;
@@ -23,13 +24,6 @@ pub struct AppState {
     published: RwLock<Arc<Published>>,
     tokens: RwLock<Vec<[u8; 32]>>,
     publish_lock: Mutex<()>,
-}
-
-fn sha256(bytes: &[u8]) -> [u8; 32] {
-    let digest = ring::digest::digest(&ring::digest::SHA256, bytes);
-    let mut out = [0; 32];
-    out.copy_from_slice(digest.as_ref());
-    out
 }
 
 impl AppState {

@@ -9,7 +9,7 @@ use uptane::metadata::{DelegatedRole, Metadata, Root, Targets};
 use uptane::names::TargetPath;
 use uptane::repository::{Rules, TrustedSet};
 
-use crate::error::{Error, Rejection, Result};
+use crate::error::{Error, Rejection, Rejections as _, Result};
 use crate::keys::OnlineKeys;
 use crate::published::{Published, RESERVED_ROLES};
 use crate::storage::{TargetRow, UploadRow};

@@ -1,18 +1,14 @@
-//! A configuration file: TOML whose keys are the long flag names (`data-dir = "/var/lib/..."`,
-//! `insecure-http = true`). Precedence, highest first: flags, environment, file, defaults.
-//!
-//! clap knows only flags and environment, so each file entry that neither supplies becomes a
-//! flag placed before the real ones.
+//! The service's configuration file (see [`service_kit::config`]): TOML whose keys are the
+//! long flag names. Precedence, highest first: flags, environment, file, defaults.
 
 use std::ffi::OsString;
-use std::path::Path;
 
 use clap::CommandFactory;
 
 use super::Cli;
 
 /// The flag and environment variable that name the file.
-pub const FLAG: &str = "--config";
+pub use service_kit::config::FLAG;
 pub const ENV: &str = "DIRECTOR_REPO_CONFIG";
 
 /// `args` (program name first) with the entries of the configuration file, if one is named,
@@ -21,56 +17,14 @@ pub fn with_file(
     args: Vec<OsString>,
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<Vec<OsString>, String> {
-    let named = args.windows(2).find(|w| w[0] == FLAG).map(|w| w[1].clone().into_string());
-    let path = match named {
-        Some(Ok(path)) => path,
-        Some(Err(_)) => return Err("the --config path is not UTF-8".into()),
-        None => match env(ENV) {
-            Some(path) => path,
-            None => return Ok(args),
-        },
-    };
-    let entries = read(Path::new(&path))?;
-    let command = Cli::command();
-    let mut injected = Vec::new();
-    for (key, value) in entries {
-        let arg = command.get_arguments().find(|a| a.get_long() == Some(key.as_str())).ok_or_else(
-            || format!("{path}: unknown setting {key:?} (settings are the long flag names)"),
-        )?;
-        let flag = format!("--{key}");
-        let given = args
-            .iter()
-            .any(|a| a.to_str().is_some_and(|a| a == flag || a.starts_with(&format!("{flag}="))));
-        let from_env =
-            arg.get_env().and_then(|name| name.to_str()).is_some_and(|name| env(name).is_some());
-        if given || from_env {
-            continue;
-        }
-        match value {
-            toml::Value::Boolean(true) => injected.push(OsString::from(flag)),
-            toml::Value::Boolean(false) => {}
-            toml::Value::String(text) => injected.extend([flag.into(), text.into()]),
-            toml::Value::Integer(n) => injected.extend([flag.into(), n.to_string().into()]),
-            other => {
-                return Err(format!(
-                    "{path}: {key}: expected a string, number or boolean, found {other}"
-                ));
-            }
-        }
-    }
-    let mut args = args.into_iter();
-    Ok(args.next().into_iter().chain(injected).chain(args).collect())
-}
-
-fn read(path: &Path) -> Result<toml::Table, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    text.parse::<toml::Table>().map_err(|e| format!("{}: {e}", path.display()))
+    service_kit::config::with_file(&Cli::command(), ENV, args, env)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use clap::Parser;
+    use std::path::Path;
 
     fn parse(file: &str, args: &[&str], env: &[(&str, &str)]) -> Result<Cli, String> {
         let dir = tempfile::tempdir().unwrap();

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 use chrono::Duration;
 use clap::{Args, Parser, Subcommand};
+use service_kit::config::default_workers;
+pub use service_kit::config::parse_duration;
 
 /// The Uptane Director repository service.
 #[derive(Debug, Parser)]
@@ -109,42 +111,9 @@ impl Config {
     }
 }
 
-fn default_workers() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get())
-}
-
-/// `90`, `90s`, `15m`, `12h`, `7d`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let (number, unit) = match text.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
-        Some((i, _)) => text.split_at(i),
-        None => (text, "s"),
-    };
-    let n: i64 = number.parse().map_err(|_| format!("{text:?} is not a duration like 12h"))?;
-    let seconds = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86400,
-        _ => return Err(format!("{text:?}: unit must be s, m, h or d")),
-    };
-    if n <= 0 {
-        return Err(format!("{text:?}: must be positive"));
-    }
-    Ok(Duration::seconds(n * seconds))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("1d").unwrap(), Duration::days(1));
-        assert_eq!(parse_duration("90").unwrap(), Duration::seconds(90));
-        assert!(parse_duration("0s").is_err());
-        assert!(parse_duration("1w").is_err());
-    }
 
     #[test]
     fn defaults() {

@@ -4,7 +4,7 @@ use actix_web::web::{Bytes, Data, Json, Path};
 use actix_web::{HttpRequest, HttpResponse};
 
 use super::{authorize, blocking};
-use crate::error::{Error, Rejection};
+use crate::error::{Error, Rejection, Rejections as _};
 use crate::inventory::{self, AssignmentRequest, Registration};
 use crate::state::AppState;
 

@@ -7,7 +7,7 @@ mod vehicle;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use crate::error::{Error, Rejection};
+use crate::error::{Error, Rejection, Rejections as _};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

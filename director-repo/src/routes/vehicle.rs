@@ -7,7 +7,7 @@ use actix_web::web::{Bytes, Data, Path};
 use actix_web::{HttpRequest, HttpResponse};
 
 use super::blocking;
-use crate::error::{Error, Rejection};
+use crate::error::{Error, Rejection, Rejections as _};
 use crate::state::AppState;
 use crate::tls::ClientIdentity;
 

@@ -1,11 +1,11 @@
-//! The connection pool over SQLite or PostgreSQL (one diesel `MultiConnection`), the embedded
-//! migrations, and every query the service makes.
+//! The service's embedded migrations and every query it makes, over the shared connection pool
+//! ([`service_kit::db`]: SQLite or PostgreSQL through one diesel `MultiConnection`).
 
-use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
-use diesel::r2d2::{self, ManageConnection, Pool, PooledConnection};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use diesel_migrations::{EmbeddedMigrations, embed_migrations};
+pub use service_kit::db::{AnyConnection, Backend};
+use service_kit::db::{Conn, Pool};
 
 use super::records::{
     AssignmentRow, DONE, EcuRow, InstalledRow, ManifestRow, MetadataRow, PENDING, VehicleRow,
@@ -13,80 +13,9 @@ use super::records::{
 use super::schema::{
     assignments, director_roots, ecus, installed_images, manifests, vehicle_metadata, vehicles,
 };
-use crate::error::{Error, Rejection, Result};
+use crate::error::{Error, Rejection, Rejections as _, Result};
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
-
-#[derive(diesel::MultiConnection)]
-pub enum AnyConnection {
-    Postgresql(PgConnection),
-    Sqlite(SqliteConnection),
-}
-
-impl std::fmt::Debug for AnyConnection {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            AnyConnection::Postgresql(_) => "AnyConnection::Postgresql",
-            AnyConnection::Sqlite(_) => "AnyConnection::Sqlite",
-        })
-    }
-}
-
-/// Which database a URL names: `postgres://` or `postgresql://` is PostgreSQL, anything else a
-/// SQLite file (SQLite accepts any string, so the scheme decides, never a fallback).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Postgres,
-    Sqlite,
-}
-
-impl Backend {
-    pub fn of(url: &str) -> Backend {
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Backend::Postgres
-        } else {
-            Backend::Sqlite
-        }
-    }
-}
-
-/// Opens connections for the pool, with the SQLite pragmas on every connection.
-#[derive(Debug)]
-struct Manager {
-    url: String,
-    backend: Backend,
-}
-
-const SQLITE_PRAGMAS: &str = "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
-     PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;";
-
-impl ManageConnection for Manager {
-    type Connection = AnyConnection;
-    type Error = r2d2::Error;
-
-    fn connect(&self) -> Result<AnyConnection, r2d2::Error> {
-        match self.backend {
-            Backend::Postgres => PgConnection::establish(&self.url)
-                .map(AnyConnection::Postgresql)
-                .map_err(r2d2::Error::ConnectionError),
-            Backend::Sqlite => {
-                let url = self.url.strip_prefix("sqlite://").unwrap_or(&self.url);
-                let mut conn =
-                    SqliteConnection::establish(url).map_err(r2d2::Error::ConnectionError)?;
-                conn.batch_execute(SQLITE_PRAGMAS).map_err(r2d2::Error::QueryError)?;
-                Ok(AnyConnection::Sqlite(conn))
-            }
-        }
-    }
-
-    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), r2d2::Error> {
-        conn.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)
-    }
-
-    fn has_broken(&self, _conn: &mut AnyConnection) -> bool {
-        false
-    }
-}
 
 /// One ECU's anti-replay state after an accepted report: the counter must have increased and
 /// the nonce changed, checked and written in one statement.
@@ -100,11 +29,8 @@ pub struct CounterUpdate {
 /// The database.
 #[derive(Debug, Clone)]
 pub struct Db {
-    pool: Pool<Manager>,
-    backend: Backend,
+    pool: Pool,
 }
-
-type Conn = PooledConnection<Manager>;
 
 fn is_unique_violation(error: &DieselError) -> bool {
     matches!(error, DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _))
@@ -113,27 +39,15 @@ fn is_unique_violation(error: &DieselError) -> bool {
 impl Db {
     /// Connects and runs pending migrations.
     pub fn open(url: &str) -> Result<Db> {
-        let backend = Backend::of(url);
-        let manager = Manager { url: url.to_owned(), backend };
-        let size = if backend == Backend::Sqlite { 4 } else { 8 };
-        let pool = Pool::builder()
-            .max_size(size)
-            .connection_timeout(std::time::Duration::from_secs(10))
-            .build(manager)
-            .map_err(|e| Error::Pool(e.to_string()))?;
-        let db = Db { pool, backend };
-        db.conn()?
-            .run_pending_migrations(MIGRATIONS)
-            .map_err(|e| Error::Pool(format!("migrations: {e}")))?;
-        Ok(db)
+        Ok(Db { pool: Pool::open(url, MIGRATIONS)? })
     }
 
     pub fn backend(&self) -> Backend {
-        self.backend
+        self.pool.backend()
     }
 
     fn conn(&self) -> Result<Conn> {
-        self.pool.get().map_err(|e| Error::Pool(e.to_string()))
+        self.pool.get()
     }
 
     // ---- the Director root ----

@@ -5,7 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
 use serde::Serialize;
 
-use crate::error::{Error, Rejection, Result};
+use crate::error::{Error, Rejection, Rejections as _, Result};
 use crate::publish::{Upload, publish};
 use crate::state::AppState;
 use crate::storage::{UploadRow, is_sha256_hex};

@@ -8,7 +8,7 @@ use ring::digest::{Context, SHA256, SHA512};
 use tokio::io::AsyncWriteExt;
 use uptane::metadata::Hashes;
 
-use crate::error::{Error, Rejection, Result};
+use crate::error::{Error, Rejection, Rejections as _, Result};
 
 /// What an upload stored.
 #[derive(Debug, Clone, PartialEq, Eq)]

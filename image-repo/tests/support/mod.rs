@@ -5,12 +5,8 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
-use std::thread::JoinHandle;
 
 use chrono::{Duration, Utc};
-use diesel::connection::SimpleConnection;
-use diesel::{Connection, PgConnection};
 use image_repo::{AppState, Config};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -21,59 +17,8 @@ use uptane::metadata::{
 use uptane::names::{HardwareId, RoleName};
 use uptane::repository::{Fetch, MemStore, Rules, Store, Updater};
 
-/// Which database a test runs on.
-#[derive(Debug, Clone)]
-pub enum Backend {
-    Sqlite,
-    Postgres(String),
-}
-
-impl Backend {
-    /// The PostgreSQL admin URL, or `None` (with a note) when it is not configured; under CI
-    /// a missing URL fails the test.
-    pub fn postgres() -> Option<Backend> {
-        match std::env::var("UPTANE_TEST_DATABASE_URL") {
-            Ok(url) if !url.is_empty() => Some(Backend::Postgres(url)),
-            _ if std::env::var_os("CI").is_some() => {
-                panic!("CI is set but UPTANE_TEST_DATABASE_URL is not: PostgreSQL tests cannot run")
-            }
-            _ => {
-                eprintln!(
-                    "note: UPTANE_TEST_DATABASE_URL is unset; skipping the PostgreSQL variant"
-                );
-                None
-            }
-        }
-    }
-}
-
-/// A fresh PostgreSQL database, dropped at the end of the test.
-pub struct TempDatabase {
-    admin: String,
-    name: String,
-    pub url: String,
-}
-
-impl TempDatabase {
-    pub fn create(admin: &str) -> TempDatabase {
-        let mut raw = [0u8; 8];
-        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut raw).unwrap();
-        let name = format!("t_{}", hex::encode(raw));
-        let mut conn = PgConnection::establish(admin).unwrap();
-        conn.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
-        let base = admin.rsplit_once('/').map_or(admin, |(base, _)| base);
-        TempDatabase { admin: admin.into(), url: format!("{base}/{name}"), name }
-    }
-}
-
-impl Drop for TempDatabase {
-    fn drop(&mut self) {
-        if let Ok(mut conn) = PgConnection::establish(&self.admin) {
-            let _ =
-                conn.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
-        }
-    }
-}
+pub use service_kit::test_support::{Backend, TempDatabase};
+use service_kit::test_support::{RunningServer, fetch_metadata, trusting_agent};
 
 pub const TOKEN: &str = "test-upload-token";
 
@@ -238,8 +183,7 @@ pub struct TestServer {
     pub base: String,
     pub agent: ureq::Agent,
     pub ca_pem: Vec<u8>,
-    handle: actix_web::dev::ServerHandle,
-    thread: Option<JoinHandle<()>>,
+    running: RunningServer,
 }
 
 /// A response: status, headers of interest, body.
@@ -270,41 +214,22 @@ use ureq::http;
 impl TestServer {
     pub fn start(config: Config) -> TestServer {
         let ca_path = config.data_dir.join("tls/ca.pem");
-        let (tx, rx) = mpsc::channel();
-        let thread = std::thread::spawn(move || {
-            let state = actix_web::web::Data::new(AppState::open(config).unwrap());
-            actix_web::rt::System::new().block_on(async move {
-                let (server, addrs) = image_repo::server::start(state).unwrap();
-                tx.send((addrs[0], server.handle())).unwrap();
-                server.await.unwrap();
-            });
-        });
-        let (addr, handle) = rx.recv().expect("server failed to start");
+        let running = RunningServer::spawn(
+            move || actix_web::web::Data::new(AppState::open(config).unwrap()),
+            |state| image_repo::server::start(state).unwrap(),
+        );
         let ca_pem = std::fs::read(&ca_path).unwrap();
-        let cert = ureq::tls::Certificate::from_pem(&ca_pem).unwrap();
-        let tls = ureq::tls::TlsConfig::builder()
-            .root_certs(ureq::tls::RootCerts::new_with_certs(&[cert]))
-            .build();
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .tls_config(tls)
-            .http_status_as_error(false)
-            .build()
-            .into();
+        let agent = trusting_agent(&ca_pem);
         TestServer {
-            base: format!("https://localhost:{}", addr.port()),
+            base: format!("https://localhost:{}", running.addr.port()),
             agent,
             ca_pem,
-            handle,
-            thread: Some(thread),
+            running,
         }
     }
 
     pub fn stop(&mut self) {
-        let handle = self.handle.clone();
-        actix_web::rt::System::new().block_on(handle.stop(true));
-        if let Some(thread) = self.thread.take() {
-            thread.join().unwrap();
-        }
+        self.running.stop();
     }
 
     fn reply(response: Result<http::Response<ureq::Body>, ureq::Error>) -> Reply {
@@ -378,25 +303,7 @@ pub struct HttpFetch {
 impl Fetch for HttpFetch {
     fn fetch(&mut self, name: &str, max_bytes: u64) -> uptane::Result<Vec<u8>> {
         let url = format!("{}/metadata/{name}", self.base);
-        let transport =
-            |e: ureq::Error| uptane::Error::Transport { what: url.clone(), detail: e.to_string() };
-        let response = self.agent.get(&url).call().map_err(transport)?;
-        match response.status().as_u16() {
-            200 => {}
-            404 => return Err(uptane::Error::NotFound { what: url }),
-            status => {
-                return Err(uptane::Error::Transport {
-                    what: url,
-                    detail: format!("HTTP {status}"),
-                });
-            }
-        }
-        response.into_body().with_config().limit(max_bytes).read_to_vec().map_err(|e| match e {
-            ureq::Error::BodyExceedsLimit(_) => {
-                uptane::Error::TooLarge { what: name.into(), limit: max_bytes }
-            }
-            other => uptane::Error::Transport { what: name.into(), detail: other.to_string() },
-        })
+        fetch_metadata(&self.agent, url, name, max_bytes)
     }
 }
 
