@@ -95,6 +95,72 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::{CommandFactory, Parser};
+    use std::path::PathBuf;
+
+    /// A service's flags, as the loader sees them.
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[arg(long, env = "SVC_DATA_DIR", default_value = "data")]
+        data_dir: PathBuf,
+        #[arg(long, env = "SVC_LISTEN", default_value = "127.0.0.1:8443")]
+        listen: std::net::SocketAddr,
+        #[arg(long, env = "SVC_INSECURE_HTTP")]
+        insecure_http: bool,
+        #[arg(long, env = "SVC_WORKERS", default_value_t = 2)]
+        workers: usize,
+    }
+
+    fn argv(file: &str, args: &[&str], env: &[(&str, &str)]) -> Result<Vec<OsString>, String> {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let path = dir.path().join("svc.toml");
+        std::fs::write(&path, file).map_err(|e| e.to_string())?;
+        let mut argv: Vec<OsString> = vec!["svc".into(), "--config".into(), path.into()];
+        argv.extend(args.iter().map(OsString::from));
+        let env = |name: &str| env.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string());
+        with_file(
+            &Cli::command().arg(clap::Arg::new("config").long("config")),
+            "SVC_CONFIG",
+            argv,
+            env,
+        )
+    }
+
+    fn parse(file: &str, args: &[&str]) -> Result<Cli, String> {
+        Cli::command()
+            .arg(clap::Arg::new("config").long("config"))
+            .try_get_matches_from(argv(file, args, &[])?)
+            .and_then(|m| <Cli as clap::FromArgMatches>::from_arg_matches(&m))
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_file_sets_what_flags_and_environment_leave_unset() {
+        let file =
+            "data-dir = \"/srv/x\"\nlisten = \"0.0.0.0:443\"\ninsecure-http = true\nworkers = 3\n";
+        let cli = parse(file, &[]).unwrap();
+        assert_eq!(cli.data_dir, Path::new("/srv/x"));
+        assert_eq!(cli.listen.port(), 443);
+        assert!(cli.insecure_http);
+        assert_eq!(cli.workers, 3);
+        let cli = parse(file, &["--listen", "127.0.0.1:9000"]).unwrap();
+        assert_eq!(cli.listen.port(), 9000, "a flag beats the file");
+    }
+
+    #[test]
+    fn the_environment_beats_the_file() {
+        let argv =
+            argv("data-dir = \"/file\"\nworkers = 3\n", &[], &[("SVC_DATA_DIR", "/env")]).unwrap();
+        assert!(!argv.contains(&OsString::from("--data-dir")), "{argv:?}");
+        assert!(argv.contains(&OsString::from("--workers")), "{argv:?}");
+    }
+
+    #[test]
+    fn unknown_settings_and_bad_files_are_refused() {
+        assert!(parse("datadir = \"x\"", &[]).unwrap_err().contains("unknown setting"));
+        assert!(parse("listen = [1]", &[]).is_err());
+        assert!(parse("not toml", &[]).is_err());
+    }
 
     #[test]
     fn durations() {
