@@ -14,6 +14,8 @@
 //!   socket, frames in SocketCAN's byte layout ([`wire`]).
 //! - [`isotp`]: ISO 15765-2 transport over any [`CanLink`], which both the hub's [`Node`] and
 //!   the daemon's [`HubClient`] implement.
+//! - [`uds`]: the Primary <-> Secondary ECU protocol, UDS services (ISO 14229) over ISO-TP.
+//! - `SocketCanLink` (feature `socketcan`): the same [`CanLink`] on a real Linux interface.
 //!
 //! ```
 //! use canbus::{CanFrame, Hub, HubConfig, id};
@@ -39,8 +41,11 @@ pub mod hub;
 pub mod id;
 pub mod isotp;
 mod link;
+#[cfg(feature = "socketcan")]
+mod socketcan_link;
 pub mod time;
 pub mod timing;
+pub mod uds;
 pub mod wire;
 
 pub use daemon::{HubClient, HubServer};
@@ -50,5 +55,7 @@ pub use frame::{CanFrame, FdFlags, FrameFormat};
 pub use hub::{ClockMode, Filter, Hub, HubConfig, Node};
 pub use isotp::{IsoTpConfig, IsoTpSocket};
 pub use link::{CanLink, Received};
+#[cfg(feature = "socketcan")]
+pub use socketcan_link::SocketCanLink;
 pub use time::Timestamp;
 pub use timing::{BusTiming, Stuffing};
