@@ -43,6 +43,8 @@ pub fn attest(state: &AppState, request: &TimeRequest) -> Result<Vec<u8>> {
         nonces: request.nonces.clone(),
         extra: Map::new(),
     };
-    let signer: &dyn Signer = &*state.keys.time;
+    // The time key of the newest root (another process may have stored it).
+    let keys = state.sync_keys()?.map_or_else(|| state.keys(), |(_, keys)| keys);
+    let signer: &dyn Signer = &*keys.time;
     Ok(SignedMetadata::new(body).sign_to_bytes(&[signer])?)
 }

@@ -1,15 +1,17 @@
 //! The inventory (Standard 5.3.2.2): vehicles and their ECUs, registered by the operator, and
-//! the assignment of images to ECUs.
+//! the assignment of images to ECUs (the image as the verified Image repository lists it).
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uptane::crypto::PublicKey;
-use uptane::metadata::TargetFile;
 use uptane::names::{EcuSerial, HardwareId, TargetPath, Vin};
 
 use crate::error::{Error, Rejection, Rejections as _, Result};
+use crate::image_repo::ImageRepo;
 use crate::state::AppState;
-use crate::storage::{AssignmentRow, EcuRow, InstalledRow, ManifestRow, PENDING, VehicleRow};
+use crate::storage::{
+    AssignmentRow, EcuRow, HoldRow, InstalledRow, ManifestRow, PENDING, VehicleRow,
+};
 
 /// `POST /api/v1/vehicles`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -28,14 +30,13 @@ pub struct EcuRegistration {
     pub public_key: Value,
 }
 
-/// `POST /api/v1/vehicles/VIN/assignments`: an Image-repository target entry for one ECU.
+/// `POST /api/v1/vehicles/VIN/assignments`: an Image-repository target for one ECU. The
+/// entry itself always comes from the verified Image repository, never from the request.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AssignmentRequest {
     pub ecu_serial: String,
     pub target_path: String,
-    /// The entry as the Image repository lists it (length, hashes, custom.hardwareIds,
-    /// custom.releaseCounter).
-    pub target: Value,
 }
 
 fn bad(code: &'static str, error: impl std::fmt::Display) -> Error {
@@ -44,6 +45,14 @@ fn bad(code: &'static str, error: impl std::fmt::Display) -> Error {
 
 /// Registers a vehicle and its ECUs.
 pub fn register(state: &AppState, request: &Registration) -> Result<VehicleRow> {
+    let (vehicle, rows) = inventory_rows(request)?;
+    state.db.register_vehicle(&vehicle, &rows)?;
+    tracing::info!(vin = %vehicle.vin, ecus = rows.len(), "registered a vehicle");
+    Ok(vehicle)
+}
+
+/// The inventory rows a registration asks for, after checking every name and key.
+pub fn inventory_rows(request: &Registration) -> Result<(VehicleRow, Vec<EcuRow>)> {
     let vin = Vin::new(request.vin.as_str()).map_err(|e| bad("bad_vin", e))?;
     if request.ecus.is_empty() {
         return Err(bad("bad_registration", "a vehicle needs at least its Primary ECU"));
@@ -81,13 +90,25 @@ pub fn register(state: &AppState, request: &Registration) -> Result<VehicleRow> 
         primary_serial: request.primary.clone(),
         created_at: crate::now_text(),
     };
-    state.db.register_vehicle(&vehicle, &rows)?;
-    tracing::info!(vin = %vin, ecus = rows.len(), "registered a vehicle");
-    Ok(vehicle)
+    Ok((vehicle, rows))
 }
 
-/// Assigns an image to one ECU of a vehicle: the ECU must exist and its hardware id must be
-/// among the entry's `hardwareIds`.
+/// The configured Image repository, or `image_repo_not_configured` (503).
+pub(crate) fn image_repo(state: &AppState) -> Result<&ImageRepo> {
+    state.image_repo.as_ref().ok_or_else(|| {
+        Rejection::new(
+            503,
+            "image_repo_not_configured",
+            "no Image repository is configured (--image-repo-url, --image-repo-root): nothing \
+             can be assigned",
+        )
+        .into()
+    })
+}
+
+/// Assigns an image to one ECU of a vehicle: the ECU must exist, and the freshly refreshed
+/// Image repository must list the image for the ECU's hardware id (`image_not_found`,
+/// `hardware_id_mismatch`). A vehicle with a bundle in flight gets it in its next bundle.
 pub fn assign(state: &AppState, vin: &str, request: &AssignmentRequest) -> Result<AssignmentRow> {
     let vehicle = state.db.vehicle(vin)?.ok_or_else(|| Rejection::unknown_vehicle(vin))?;
     let path =
@@ -103,30 +124,8 @@ pub fn assign(state: &AppState, vin: &str, request: &AssignmentRequest) -> Resul
                 format!("vehicle {vin} has no ECU {:?}", request.ecu_serial),
             )
         })?;
-    let target: TargetFile =
-        serde_json::from_value(request.target.clone()).map_err(|e| bad("bad_target", e))?;
-    if target.hashes.is_empty() {
-        return Err(bad("bad_target", format!("{path}: no hashes")));
-    }
-    let custom = target.uptane(path.as_str()).map_err(|e| bad("bad_target", e))?;
-    if custom.ecu_identifiers.is_some() {
-        return Err(bad("bad_target", "an Image repository entry has no ecuIdentifiers"));
-    }
-    let fits = custom
-        .hardware_ids
-        .as_ref()
-        .is_some_and(|ids| ids.iter().any(|id| id.as_str() == ecu.hardware_id));
-    if !fits {
-        return Err(bad(
-            "hardware_id_mismatch",
-            format!(
-                "{path} is not for hardware {} of ECU {} (hardwareIds: {:?})",
-                ecu.hardware_id,
-                ecu.serial,
-                custom.hardware_ids.unwrap_or_default()
-            ),
-        ));
-    }
+    let hardware = HardwareId::new(ecu.hardware_id.as_str())?;
+    let target = image_repo(state)?.director_entry(&path, &hardware)?;
     let now = crate::now_text();
     let row = AssignmentRow {
         id: crate::random_id()?,
@@ -137,10 +136,24 @@ pub fn assign(state: &AppState, vin: &str, request: &AssignmentRequest) -> Resul
         status: PENDING.into(),
         created_at: now.clone(),
         updated_at: now,
+        campaign_id: None,
+        issued_version: None,
+        reason: None,
     };
     state.db.add_assignment(&row)?;
     tracing::info!(vin, ecu = row.ecu_serial, path = row.target_path, "assigned an image");
     Ok(row)
+}
+
+/// `DELETE /api/v1/vehicles/VIN/hold`: lets a vehicle held after a partial installation get
+/// bundles again (`not_held` if it was not held).
+pub fn release_hold(state: &AppState, vin: &str) -> Result<()> {
+    state.db.vehicle(vin)?.ok_or_else(|| Rejection::unknown_vehicle(vin))?;
+    if !state.db.release_hold(vin)? {
+        return Err(Rejection::conflict("not_held", format!("vehicle {vin} is not held")).into());
+    }
+    tracing::info!(vin, "released the vehicle's hold");
+    Ok(())
 }
 
 /// `GET /api/v1/vehicles/VIN`: the inventory, what each ECU runs, assignments and the latest
@@ -152,6 +165,8 @@ pub struct VehicleState {
     pub ecus: Vec<EcuState>,
     pub assignments: Vec<AssignmentView>,
     pub manifests: Vec<ManifestRow>,
+    /// Set while the vehicle is held after a partial bundle installation.
+    pub hold: Option<HoldRow>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -173,6 +188,11 @@ pub struct AssignmentView {
     pub status: String,
     pub created_at: String,
     pub updated_at: String,
+    pub campaign_id: Option<String>,
+    /// The Director targets version that first listed it.
+    pub issued_version: Option<i64>,
+    /// Why it failed or was cancelled.
+    pub reason: Option<String>,
 }
 
 pub fn vehicle_state(state: &AppState, vin: &str) -> Result<VehicleState> {
@@ -203,6 +223,9 @@ pub fn vehicle_state(state: &AppState, vin: &str) -> Result<VehicleState> {
             status: a.status,
             created_at: a.created_at,
             updated_at: a.updated_at,
+            campaign_id: a.campaign_id,
+            issued_version: a.issued_version,
+            reason: a.reason,
         })
         .collect();
     Ok(VehicleState {
@@ -211,5 +234,6 @@ pub fn vehicle_state(state: &AppState, vin: &str) -> Result<VehicleState> {
         ecus,
         assignments,
         manifests: state.db.manifests(vin, 20)?,
+        hold: state.db.hold(vin)?,
     })
 }

@@ -11,21 +11,45 @@
 //! - `POST /time` `{"nonces": [...]}`: a signed time attestation
 //!
 //! Operator (`Authorization: Bearer TOKEN`):
-//! - `PUT /api/v1/root`: the keytool-made Director root (it must list the online keys)
+//! - `PUT /api/v1/root`: the keytool-made Director root, version 1 or exactly N+1; it must name
+//!   online keys the service holds, and a new root rotates them ([`keys`])
 //! - `POST /api/v1/vehicles` `{vin, primary, ecus: [{serial, hardware_id, public_key}]}`
 //! - `GET /api/v1/vehicles/VIN`: ECUs, what they run, assignments, recent manifests
-//! - `POST /api/v1/vehicles/VIN/assignments` `{ecu_serial, target_path, target}`
-//! - `POST /api/v1/vehicles/VIN/client-certificate`: a certificate and key for the vehicle
+//! - `POST /api/v1/vehicles/VIN/assignments` `{ecu_serial, target_path}`: the image as the
+//!   Image repository lists it (verified, for the ECU's hardware id); it waits while a bundle
+//!   is in flight
+//! - `DELETE /api/v1/vehicles/VIN/hold`: release a vehicle held after a partial installation
+//! - `POST /api/v1/campaigns` `{name, target_path, hardware_id, vehicles: [VIN...] | "all",
+//!   first_batch, max_failure_percent}`; `GET /api/v1/campaigns`, `GET /api/v1/campaigns/ID`,
+//!   `POST /api/v1/campaigns/ID/{pause|resume|cancel}`
+//! - `POST /api/v1/vehicles/VIN/client-certificate`: development only, a certificate and a key
+//!   made on the server (Primaries provision with a CSR instead)
+//! - `POST /api/v1/vehicles/VIN/reprovisioning`, `GET /api/v1/vehicles/VIN/provisioning`: allow
+//!   the next provisioning to change the inventory; the certificates issued ([`provisioning`])
+//! - `GET /api/v1/vehicles/VIN/rejections`: refused manifests by code (only the newest are kept)
+//!
+//! Primaries on first start (`Authorization: Bearer FLEET-TOKEN`, no client certificate yet):
+//! - `POST /provisioning` `{vin, primary, ecus, csr}`: the inventory recorded, a client
+//!   certificate for the CSR's key returned
+//!
+//! Operations: `GET /metrics` (Prometheus text), `GET /api/v1/openapi.yaml` (the API, OpenAPI 3).
 //!
 //! Errors are `{"error": code, "message": text}` with a stable code.
 
+pub mod assignment;
 pub mod attestation;
 pub mod bundle;
+pub mod cache;
+pub mod campaign;
 pub mod config;
 mod error;
+pub mod image_repo;
 pub mod inventory;
 pub mod keys;
 pub mod manifest;
+pub mod metrics;
+pub mod provisioning;
+pub mod resign;
 pub mod root;
 pub mod routes;
 pub mod server;

@@ -19,7 +19,8 @@ fn main() -> anyhow::Result<()> {
             })
         }
         Command::Keys => {
-            let keys = director_repo::keys::OnlineKeys::load_or_generate(&cli.config)?;
+            let ring = director_repo::keys::KeyRing::load(&cli.config)?;
+            let keys = ring.defaults(None);
             let dir = cli.config.dir("keys");
             let mut report = serde_json::Map::new();
             for (name, key) in keys.named() {
@@ -31,6 +32,8 @@ fn main() -> anyhow::Result<()> {
                     }),
                 );
             }
+            // Every key the service holds (new keys for a rotation included), by key id.
+            report.insert("held".into(), serde_json::to_value(ring.public_keys())?);
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(())
         }

@@ -1,22 +1,23 @@
 //! Vehicle version manifests (Standard 5.3.2.1 steps 1-5): verified against the inventory
 //! (the Primary's signature, each ECU's report with that ECU's key, every ECU present),
 //! anti-replay (each ECU's report counter must increase and its nonce change), then applied
-//! in one transaction: installed images, assignments confirmed, the manifest recorded. Every
+//! in one transaction: installed images, assignments settled ([`crate::assignment`]), the
+//! manifest recorded; campaigns whose assignments settled may then advance. Every
 //! manifest is recorded with its outcome, refused ones included; a refused one changes nothing
 //! else.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 use serde_json::{Value, json};
 use uptane::crypto::PublicKey;
 use uptane::manifest::{EcuKeys, EcuVersionReport, verify_manifest};
-use uptane::metadata::TargetFile;
 use uptane::names::{EcuSerial, Vin};
 
+use crate::assignment::{EcuOutcome, settle};
 use crate::error::{Error, Rejection, Rejections as _, Result};
 use crate::state::AppState;
-use crate::storage::{AssignmentRow, CounterUpdate, InstalledRow, ManifestRow};
+use crate::storage::{CounterUpdate, InstalledRow, ManifestRow};
 
 /// What an accepted manifest did.
 #[derive(Debug, Clone, Serialize)]
@@ -24,8 +25,19 @@ pub struct Receipt {
     pub manifest_id: String,
     /// Assignments this manifest confirmed installed.
     pub completed: Vec<String>,
+    /// Assignments in flight this manifest shows not installed, with the reason.
+    pub failed: Vec<FailedAssignment>,
+    /// Set when the manifest shows a bundle installed on some of its ECUs only (the vehicle
+    /// is then held: no new bundle until the operator releases it).
+    pub partial_installation: Option<String>,
     /// Attacks reported by ECUs (serial, or `vehicle`, to text and code).
     pub attacks: Value,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FailedAssignment {
+    pub id: String,
+    pub reason: String,
 }
 
 /// Receives the manifest of `vin` and records it with its outcome.
@@ -74,6 +86,7 @@ fn apply(state: &AppState, vin: &str, bytes: &[u8], row: &mut ManifestRow) -> Re
     let mut counters = Vec::with_capacity(reports.len());
     let mut installed = Vec::with_capacity(reports.len());
     let mut attacks = serde_json::Map::new();
+    let mut outcomes = BTreeMap::new();
     if !manifest.attacks_detected.is_empty() {
         attacks.insert("vehicle".into(), json!({ "attacks_detected": manifest.attacks_detected }));
     }
@@ -86,7 +99,7 @@ fn apply(state: &AppState, vin: &str, bytes: &[u8], row: &mut ManifestRow) -> Re
             })?,
             nonce: report.nonce.clone(),
         });
-        installed.push(InstalledRow {
+        let image = InstalledRow {
             ecu_serial: serial.to_string(),
             vin: vin.to_owned(),
             filepath: report.installed_image.filepath.clone(),
@@ -94,8 +107,13 @@ fn apply(state: &AppState, vin: &str, bytes: &[u8], row: &mut ManifestRow) -> Re
             hashes: serde_json::to_string(&report.installed_image.fileinfo.hashes)
                 .map_err(|e| Error::Internal(e.to_string()))?,
             reported_at: row.received_at.clone(),
-        });
+        };
+        let mut reported = None;
         if !report.attacks_detected.is_empty() || report.attacks_detected_code.is_some() {
+            reported = Some(match &report.attacks_detected_code {
+                Some(code) => format!("{} ({code})", report.attacks_detected),
+                None => report.attacks_detected.clone(),
+            });
             attacks.insert(
                 serial.to_string(),
                 json!({
@@ -104,15 +122,54 @@ fn apply(state: &AppState, vin: &str, bytes: &[u8], row: &mut ManifestRow) -> Re
                 }),
             );
         }
+        outcomes
+            .insert(serial.to_string(), EcuOutcome { installed: image.clone(), attacks: reported });
+        installed.push(image);
     }
     row.attacks = Value::Object(attacks.clone()).to_string();
     row.outcome = "accepted".into();
-    let completed = state.db.apply_manifest(row, &counters, &installed, completes)?;
+    let (settlement, open) =
+        state.db.apply_manifest(row, &counters, &installed, |open| settle(open, &outcomes))?;
     if !attacks.is_empty() {
         tracing::warn!(vin, attacks = %row.attacks, "ECUs reported attacks");
     }
-    tracing::info!(vin, completed = completed.len(), "accepted a manifest");
-    Ok(Receipt { manifest_id: row.id.clone(), completed, attacks: Value::Object(attacks) })
+    if let Some(partial) = &settlement.partial {
+        tracing::warn!(vin, manifest = row.id, partial, "held the vehicle");
+    }
+    tracing::info!(
+        vin,
+        completed = settlement.done.len(),
+        failed = settlement.failed.len(),
+        "accepted a manifest"
+    );
+    let settled: BTreeSet<&str> = settlement
+        .done
+        .iter()
+        .chain(settlement.failed.iter().map(|(id, _)| id))
+        .map(String::as_str)
+        .collect();
+    let campaigns: BTreeSet<&str> = open
+        .iter()
+        .filter(|a| settled.contains(a.id.as_str()))
+        .filter_map(|a| a.campaign_id.as_deref())
+        .collect();
+    for campaign in campaigns {
+        // The manifest is applied; a campaign that cannot advance now does on its next event.
+        if let Err(e) = crate::campaign::advance(state, campaign) {
+            tracing::error!(campaign, error = %e, "advancing a campaign");
+        }
+    }
+    Ok(Receipt {
+        manifest_id: row.id.clone(),
+        completed: settlement.done,
+        failed: settlement
+            .failed
+            .into_iter()
+            .map(|(id, reason)| FailedAssignment { id, reason })
+            .collect(),
+        partial_installation: settlement.partial,
+        attacks: Value::Object(attacks),
+    })
 }
 
 /// The report's own serial and hardware id must match the inventory, and the nonce must be a
@@ -144,26 +201,6 @@ fn check_report(
         .into());
     }
     Ok(())
-}
-
-/// Whether an ECU reporting `installed` runs the assigned image: same path and length, and
-/// every hash both list agrees (at least one in common).
-fn completes(assignment: &AssignmentRow, installed: &InstalledRow) -> bool {
-    if assignment.target_path != installed.filepath {
-        return false;
-    }
-    let Ok(target) = serde_json::from_str::<TargetFile>(&assignment.target_json) else {
-        return false;
-    };
-    let Ok(hashes) = serde_json::from_str::<BTreeMap<String, String>>(&installed.hashes) else {
-        return false;
-    };
-    let common: Vec<_> = hashes.iter().filter(|(k, _)| target.hashes.contains_key(*k)).collect();
-    target.length as i64 == installed.length
-        && !common.is_empty()
-        && common
-            .iter()
-            .all(|(k, v)| target.hashes.get(*k).is_some_and(|t| t.eq_ignore_ascii_case(v)))
 }
 
 /// Maps a verification failure onto a stable code.

@@ -1,14 +1,15 @@
 //! The shared Director root: signed offline (keytool) and uploaded by the operator. It must
-//! list this service's online keys, so every vehicle can verify what the service signs.
+//! name online keys this service holds, so every vehicle can verify what the service signs;
+//! root N+1 (signed by the thresholds of root N and of itself) rotates them: from its upload
+//! on, every process signs with the keys it names (profile §6.8).
 
 use chrono::Utc;
 use serde::Serialize;
-use uptane::crypto::Signer;
 use uptane::metadata::{Root, SignedMetadata};
 use uptane::repository::{Rules, TrustedSet};
 
 use crate::error::{Error, Rejection, Result};
-use crate::keys::OnlineKeys;
+use crate::keys::KeyRing;
 use crate::state::AppState;
 
 /// What an accepted upload made current.
@@ -48,8 +49,9 @@ pub fn upload(state: &AppState, bytes: &[u8]) -> Result<Accepted> {
     };
     set.check_root_fresh().map_err(rejection)?;
     let root = set.root().meta();
-    check_online_keys(root, &state.keys)?;
+    let keys = state.keys_for(root)?;
     state.db.insert_root(root.version as i64, &hex::encode(bytes))?;
+    state.activate(root.version, keys);
     tracing::info!(version = root.version, "accepted a Director root");
     Ok(Accepted { version: root.version })
 }
@@ -65,41 +67,21 @@ fn rejection(error: uptane::Error) -> Error {
     Rejection::new(status, code, error).into()
 }
 
-/// The root must give the targets, snapshot and timestamp roles this service's keys (threshold
-/// 1) and name the time key in its `time_attestation` field; the error names the key ids.
-pub fn check_online_keys(root: &Root, keys: &OnlineKeys) -> Result<()> {
-    let listed = |role: &str, signer: &dyn Signer| {
-        root.keys.contains_key(signer.key_id())
-            && root
-                .roles
-                .get(role)
-                .is_some_and(|r| r.threshold == 1 && r.keyids.iter().any(|k| k == signer.key_id()))
-    };
-    let time_ok = root.keys.contains_key(keys.time.key_id())
-        && uptane::time::time_keys(root)
-            .ok()
-            .flatten()
-            .is_some_and(|r| r.keyids.iter().any(|k| k == keys.time.key_id()));
-    let mut missing = Vec::new();
-    for (role, signer) in keys.named() {
-        let ok = if role == "time" { time_ok } else { listed(role, signer) };
-        if !ok {
-            missing.push(format!("{role} key id {}", signer.key_id()));
-        }
-    }
-    if missing.is_empty() {
-        return Ok(());
-    }
-    Err(Rejection::new(
+/// The refusal of a root naming online keys the service does not hold: which roles, and the
+/// key ids the service does hold (so the operator can fix the root or install the key files).
+pub fn keys_missing(ring: &KeyRing, missing: &[String]) -> Rejection {
+    let held: Vec<&str> = ring.public_keys().into_keys().collect();
+    Rejection::new(
         422,
         "online_keys_missing",
         format!(
-            "the root must list this service's online keys (targets, snapshot and timestamp with \
-             threshold 1; the time key in keys and in `{}`); missing: {} (public keys in \
-             DATA/keys/*.pub.json; `director-repo keys` prints them)",
+            "the root must name, for targets, snapshot and timestamp (threshold 1) and in its \
+             `{}` field for time, a key this service holds; {}. Held key ids: {} (put a new \
+             key's PKCS#8 file in DATA/keys or pass --online-key; `director-repo keys` lists \
+             them)",
             uptane::time::TIME_KEYS_FIELD,
-            missing.join(", ")
+            missing.join("; "),
+            held.join(", ")
         ),
     )
-    .into())
 }

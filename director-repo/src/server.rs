@@ -1,22 +1,40 @@
-//! The HTTP(S) server.
+//! The HTTP(S) server, its metrics middleware, and the background re-signing task.
 
 use std::net::SocketAddr;
 
+use actix_web::dev::Service;
 use actix_web::{App, HttpServer, web};
 
 use crate::error::{Error, Result};
+use crate::metrics::kind_of;
 use crate::state::AppState;
-use crate::{routes, tls};
+use crate::{resign, routes, tls};
 
-/// Binds and starts the server (HTTPS unless `--insecure-http`). Must run inside an actix
-/// system; await the returned server to serve until stopped.
+/// Binds and starts the server (HTTPS unless `--insecure-http`) and the re-signing task. Must
+/// run inside an actix system; await the returned server to serve until stopped.
 pub fn start(state: web::Data<AppState>) -> Result<(actix_web::dev::Server, Vec<SocketAddr>)> {
     let config = state.config.clone();
     let limit = config.max_manifest_bytes.max(512 * 1024);
+    let app_state = state.clone();
     let server = HttpServer::new(move || {
+        let metrics_state = app_state.clone();
         App::new()
-            .app_data(state.clone())
+            .app_data(app_state.clone())
             .app_data(web::PayloadConfig::new(limit))
+            .wrap_fn(move |req, srv| {
+                let kind = kind_of(req.path());
+                let state = metrics_state.clone();
+                let response = srv.call(req);
+                async move {
+                    let response = response.await?;
+                    state.metrics.count_request(kind, response.status().as_u16());
+                    let refused = response.response().error().and_then(|e| e.as_error::<Error>());
+                    if let Some(Error::Rejected(rejection)) = refused {
+                        state.metrics.count_rejection(rejection.code);
+                    }
+                    Ok(response)
+                }
+            })
             .configure(routes::configure)
     })
     .on_connect(|connection, data| {
@@ -34,5 +52,22 @@ pub fn start(state: web::Data<AppState>) -> Result<(actix_web::dev::Server, Vec<
     }
     .map_err(|e| Error::io(format!("binding {}", config.listen), e))?;
     let addrs = server.addrs();
+    spawn_resigner(state);
     Ok((server.run(), addrs))
+}
+
+fn spawn_resigner(state: web::Data<AppState>) {
+    let interval =
+        state.config.resign_interval.to_std().unwrap_or(std::time::Duration::from_secs(60));
+    actix_web::rt::spawn(async move {
+        loop {
+            actix_web::rt::time::sleep(interval).await;
+            let task_state = state.clone();
+            match web::block(move || resign::resign_due(&task_state)).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "re-signing failed"),
+                Err(e) => tracing::error!(error = %e, "re-signing task failed"),
+            }
+        }
+    });
 }

@@ -63,7 +63,8 @@ fn generate_fleet_ca(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// A vehicle's client certificate and key, issued by the generated fleet CA.
+/// A vehicle's client certificate and key, issued by the generated fleet CA (development:
+/// the key is made on the server; production Primaries send a CSR, see [`issue_for_csr`]).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ClientCertificate {
     pub certificate: String,
@@ -71,9 +72,45 @@ pub struct ClientCertificate {
     pub fleet_ca: String,
 }
 
-/// Issues a client certificate naming `vin` (common name and DNS subject alternative name).
-/// Only the generated fleet CA can issue (a given `--client-ca` has its key elsewhere).
+/// A certificate issued for a vehicle's own key (from its CSR).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct IssuedCertificate {
+    pub certificate: String,
+    pub fleet_ca: String,
+}
+
+/// Issues a client certificate naming `vin`, with a key generated here. For development and
+/// tests; Primaries provision with a CSR so their key never leaves the vehicle.
 pub fn issue_client_certificate(config: &Config, vin: &str) -> Result<ClientCertificate> {
+    let key = KeyPair::generate().map_err(tls)?;
+    let issued = issue(config, vin, &key)?;
+    Ok(ClientCertificate {
+        certificate: issued.certificate,
+        private_key: key.serialize_pem(),
+        fleet_ca: issued.fleet_ca,
+    })
+}
+
+/// Issues a client certificate naming `vin` for the public key of a PEM certificate signing
+/// request. The CSR's signature must verify (proof that the requester holds the key); any
+/// names or extensions it asks for are ignored: the certificate names the VIN only.
+pub fn issue_for_csr(config: &Config, vin: &str, csr_pem: &str) -> Result<IssuedCertificate> {
+    let csr = rcgen::CertificateSigningRequestParams::from_pem(csr_pem).map_err(|e| {
+        crate::Rejection::bad_request(
+            "bad_csr",
+            format!("not a PEM certificate signing request with a valid signature: {e}"),
+        )
+    })?;
+    issue(config, vin, &csr.public_key)
+}
+
+fn tls(e: rcgen::Error) -> Error {
+    Error::Tls(e.to_string())
+}
+
+/// Signs a client certificate for `key` naming `vin` (common name and DNS subject alternative
+/// name) with the generated fleet CA. A given `--client-ca` has its key elsewhere: refused.
+fn issue(config: &Config, vin: &str, key: &impl rcgen::PublicKeyData) -> Result<IssuedCertificate> {
     if config.client_ca.is_some() {
         return Err(crate::Rejection::conflict(
             "no_fleet_ca_key",
@@ -86,21 +123,15 @@ pub fn issue_client_certificate(config: &Config, vin: &str) -> Result<ClientCert
         std::fs::read_to_string(dir.join(name)).map_err(|e| Error::io(dir.join(name).display(), e))
     };
     let (ca_pem, ca_key) = (read("fleet-ca.pem")?, read("fleet-ca.key")?);
-    let tls = |e: rcgen::Error| Error::Tls(e.to_string());
     let ca_key = KeyPair::from_pem(&ca_key).map_err(tls)?;
     // The issuer is named by its distinguished name and identified by its key: rebuilding the
     // parameters the CA was made with issues certificates that chain to it.
     let issuer = Issuer::new(ca_params(FLEET_CA_NAME).map_err(tls)?, &ca_key);
-    let key = KeyPair::generate().map_err(tls)?;
     let mut params = CertificateParams::new(vec![vin.to_owned()]).map_err(tls)?;
     params.distinguished_name.push(DnType::CommonName, vin);
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-    let cert = params.signed_by(&key, &issuer).map_err(tls)?;
-    Ok(ClientCertificate {
-        certificate: cert.pem(),
-        private_key: key.serialize_pem(),
-        fleet_ca: ca_pem,
-    })
+    let cert = params.signed_by(key, &issuer).map_err(tls)?;
+    Ok(IssuedCertificate { certificate: cert.pem(), fleet_ca: ca_pem })
 }
 
 /// A rustls server configuration from PEM files (ring provider, never the process default).

@@ -130,20 +130,22 @@ fn assignments_are_checked(backend: &Backend) {
     world.bootstrap();
     let server = world.server();
     let path = format!("/api/v1/vehicles/{VIN}/assignments");
-    let request = |serial: &str, target: serde_json::Value| json!({"ecu_serial": serial, "target_path": IMAGE_PATH, "target": target});
-    let entry = serde_json::to_value(image_entry()).unwrap();
-    assert_eq!(server.post_as(&path, None, &request(SECONDARY, entry.clone())).status, 401);
-    let reply = server.post_admin(&path, &request("NOPE-1", entry.clone()));
+    let request = |serial: &str| json!({"ecu_serial": serial, "target_path": IMAGE_PATH});
+    assert_eq!(server.post_as(&path, None, &request(SECONDARY)).status, 401);
+    let reply = server.post_admin(&path, &request("NOPE-1"));
     assert_eq!((reply.status, reply.code().as_str()), (404, "unknown_ecu"));
-    let reply = server.post_admin(&path, &request(PRIMARY, entry.clone()));
+    let reply = server.post_admin(&path, &request(PRIMARY));
     assert_eq!((reply.status, reply.code().as_str()), (400, "hardware_id_mismatch"));
-    let reply = server.post_admin(
-        "/api/v1/vehicles/WVWZZZ1JZXW999999/assignments",
-        &request(SECONDARY, entry.clone()),
-    );
+    let reply =
+        server.post_admin("/api/v1/vehicles/WVWZZZ1JZXW999999/assignments", &request(SECONDARY));
     assert_eq!((reply.status, reply.code().as_str()), (404, "unknown_vehicle"));
-    assert_eq!(server.post_admin(&path, &request(SECONDARY, entry.clone())).status, 201);
-    let reply = server.post_admin(&path, &request(SECONDARY, entry));
+    // The entry always comes from the Image repository, never from the operator.
+    let mut forged = request(SECONDARY);
+    forged["target"] = serde_json::to_value(image_entry()).unwrap();
+    let reply = server.post_admin(&path, &forged);
+    assert_eq!((reply.status, reply.code().as_str()), (400, "bad_request"));
+    assert_eq!(server.post_admin(&path, &request(SECONDARY)).status, 201);
+    let reply = server.post_admin(&path, &request(SECONDARY));
     assert_eq!((reply.status, reply.code().as_str()), (409, "assignment_pending"));
     let reply = server.post_admin("/api/v1/vehicles", &world.registration());
     assert_eq!((reply.status, reply.code().as_str()), (409, "vehicle_exists"));

@@ -29,8 +29,9 @@ pub struct Cli {
 pub enum Command {
     /// Run the service (the default).
     Serve,
-    /// Print the online key ids (generating the keys if needed) and write their public-key
-    /// JSON files, to be listed in the Director root made with keytool.
+    /// Print the default online key ids (generating the keys if needed) and write their
+    /// public-key JSON files, to be listed in the Director root made with keytool; `held`
+    /// lists every key the service holds (a rotation's new keys included).
     Keys,
 }
 
@@ -86,6 +87,39 @@ pub struct Config {
     /// Largest manifest accepted, in bytes.
     #[arg(long, env = "DIRECTOR_REPO_MAX_MANIFEST_BYTES", default_value_t = 1 << 20)]
     pub max_manifest_bytes: usize,
+    /// More online keys (PKCS#8 PEM; repeat the flag), e.g. the new keys of a rotation. Every
+    /// `*.pem` in DATA_DIR/keys is loaded too; the current Director root decides which key
+    /// signs for which role.
+    #[arg(long = "online-key", env = "DIRECTOR_REPO_ONLINE_KEYS", value_delimiter = ',')]
+    pub online_keys: Vec<PathBuf>,
+    /// The fleet provisioning credential Primaries present to `POST /provisioning` (as a
+    /// bearer token). Without one, provisioning by Primaries is disabled.
+    #[arg(long, env = "DIRECTOR_REPO_PROVISIONING_TOKEN", hide_env_values = true)]
+    pub provisioning_token: Option<String>,
+    /// How often the background task looks for per-vehicle metadata past half its lifetime
+    /// and re-signs it (and a process lacking the newest root's keys looks for them again).
+    #[arg(long, env = "DIRECTOR_REPO_RESIGN_INTERVAL", default_value = "60s", value_parser = parse_duration)]
+    pub resign_interval: Duration,
+    /// Refused manifests kept per vehicle (the newest; older ones are deleted and only
+    /// counted). Accepted manifests are all kept.
+    #[arg(long, env = "DIRECTOR_REPO_MAX_REFUSED_MANIFESTS", default_value_t = 50)]
+    pub max_refused_manifests: u32,
+    /// Vehicles whose signed metadata is kept in memory.
+    #[arg(long, env = "DIRECTOR_REPO_CACHED_VEHICLES", default_value_t = 100_000)]
+    pub cached_vehicles: usize,
+    /// Base URL of the Image repository (`URL/metadata/N.root.json`, ...). The Director reads
+    /// it as a verifying client and assigns only images it lists for the ECU's hardware.
+    #[arg(long, env = "DIRECTOR_REPO_IMAGE_REPO_URL", requires = "image_repo_root")]
+    pub image_repo_url: Option<String>,
+    /// The Image repository's trusted root.json, provisioned out of band (keytool's
+    /// `metadata/1.root.json`). Later roots are reached by rotation and kept in
+    /// DATA_DIR/image-repo with the rest of the trusted state.
+    #[arg(long, env = "DIRECTOR_REPO_IMAGE_REPO_ROOT", requires = "image_repo_url")]
+    pub image_repo_root: Option<PathBuf>,
+    /// The CA (PEM) the Image repository's HTTPS certificate chains to. Default: the public
+    /// (Mozilla) roots.
+    #[arg(long, env = "DIRECTOR_REPO_IMAGE_REPO_CA")]
+    pub image_repo_ca: Option<PathBuf>,
 }
 
 impl Config {

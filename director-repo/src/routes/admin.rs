@@ -48,6 +48,18 @@ pub async fn assign(
     Ok(HttpResponse::Created().json(row))
 }
 
+/// `DELETE /api/v1/vehicles/VIN/hold`: after a partial installation the operator has looked at.
+pub async fn release_hold(
+    state: Data<AppState>,
+    req: HttpRequest,
+    vin: Path<String>,
+) -> Result<HttpResponse, Error> {
+    authorize(&state, &req)?;
+    let vin = vin.into_inner();
+    blocking(move || inventory::release_hold(&state, &vin)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
 /// `GET /api/v1/vehicles/VIN`.
 pub async fn vehicle(
     state: Data<AppState>,

@@ -3,6 +3,9 @@
 //! (bearer token).
 
 mod admin;
+mod campaigns;
+mod ops;
+mod provisioning;
 mod vehicle;
 
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -28,6 +31,33 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::resource("/api/v1/vehicles/{vin}/client-certificate")
             .route(web::post().to(admin::client_certificate)),
     )
+    .service(
+        web::resource("/api/v1/vehicles/{vin}/hold").route(web::delete().to(admin::release_hold)),
+    )
+    // Campaigns.
+    .service(
+        web::resource("/api/v1/campaigns")
+            .route(web::get().to(campaigns::list))
+            .route(web::post().to(campaigns::create)),
+    )
+    .service(web::resource("/api/v1/campaigns/{id}").route(web::get().to(campaigns::get)))
+    .service(web::resource("/api/v1/campaigns/{id}/{action}").route(web::post().to(campaigns::act)))
+    // Provisioning by Primaries with the fleet credential, and its operator side.
+    .service(web::resource("/provisioning").route(web::post().to(provisioning::provision)))
+    .service(
+        web::resource("/api/v1/vehicles/{vin}/reprovisioning")
+            .route(web::post().to(provisioning::allow)),
+    )
+    .service(
+        web::resource("/api/v1/vehicles/{vin}/provisioning")
+            .route(web::get().to(provisioning::history)),
+    )
+    // Operations.
+    .service(
+        web::resource("/api/v1/vehicles/{vin}/rejections").route(web::get().to(ops::rejections)),
+    )
+    .service(web::resource("/metrics").route(web::get().to(ops::metrics)))
+    .service(web::resource("/api/v1/openapi.yaml").route(web::get().to(ops::openapi)))
     .default_service(web::to(not_found));
 }
 

@@ -71,7 +71,8 @@ pub async fn metadata(
     let what = parse_name(&name)
         .ok_or_else(|| Rejection::not_found("not_found", format!("no metadata file {name:?}")))?;
     let bytes = blocking(move || {
-        if state.db.vehicle(&vin)?.is_none() {
+        // The timestamp path finds unknown vehicles itself (one query less per poll).
+        if what != MetadataName::Timestamp && state.db.vehicle(&vin)?.is_none() {
             return Err(Rejection::unknown_vehicle(&vin).into());
         }
         let found = match what {
@@ -79,8 +80,9 @@ pub async fn metadata(
                 Ok(version) => state
                     .db
                     .root(version)?
-                    .map(|h| hex::decode(h).map_err(|e| Error::Internal(e.to_string())))
-                    .transpose()?,
+                    .map(|h| hex::decode(h).map(Bytes::from))
+                    .transpose()
+                    .map_err(|e| Error::Internal(e.to_string()))?,
                 Err(_) => None,
             },
             MetadataName::Timestamp => Some(crate::bundle::current_timestamp(&state, &vin)?),
@@ -108,7 +110,17 @@ pub async fn manifest(
         return Err(Rejection::new(413, "too_large", "the manifest is too large").into());
     }
     let vin = vin.into_inner();
-    let receipt = blocking(move || crate::manifest::receive(&state, &vin, &body)).await?;
+    let receipt = blocking(move || {
+        let result = crate::manifest::receive(&state, &vin, &body);
+        if let Err(Error::Rejected(refused)) = &result {
+            let keep = state.config.max_refused_manifests as i64;
+            if let Err(e) = state.db.cap_refused_manifests(&vin, refused.code, keep) {
+                tracing::warn!(vin, error = %e, "counting a refused manifest");
+            }
+        }
+        result
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(receipt))
 }
 

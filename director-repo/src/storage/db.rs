@@ -8,11 +8,14 @@ pub use service_kit::db::{AnyConnection, Backend};
 use service_kit::db::{Conn, Pool};
 
 use super::records::{
-    AssignmentRow, DONE, EcuRow, InstalledRow, ManifestRow, MetadataRow, PENDING, VehicleRow,
+    AssignmentRow, DONE, EcuRow, FAILED, HoldRow, IN_FLIGHT, InstalledRow, ManifestRow,
+    MetadataRow, PENDING, VehicleRow,
 };
 use super::schema::{
-    assignments, director_roots, ecus, installed_images, manifests, vehicle_metadata, vehicles,
+    assignments, director_roots, ecus, installed_images, manifests, vehicle_holds,
+    vehicle_metadata, vehicles,
 };
+use crate::assignment::Settlement;
 use crate::error::{Error, Rejection, Rejections as _, Result};
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
@@ -32,7 +35,7 @@ pub struct Db {
     pool: Pool,
 }
 
-fn is_unique_violation(error: &DieselError) -> bool {
+pub(super) fn is_unique_violation(error: &DieselError) -> bool {
     matches!(error, DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _))
 }
 
@@ -46,7 +49,7 @@ impl Db {
         self.pool.backend()
     }
 
-    fn conn(&self) -> Result<Conn> {
+    pub(super) fn conn(&self) -> Result<Conn> {
         self.pool.get()
     }
 
@@ -148,24 +151,18 @@ impl Db {
     // ---- assignments ----
 
     /// Adds an assignment, refusing a second pending one for the same ECU (no ECU may appear
-    /// twice in Director Targets, and no new bundle before the last one is confirmed).
+    /// twice in Director Targets): the unique index on pending assignments per ECU decides,
+    /// whichever process inserts.
     pub fn add_assignment(&self, row: &AssignmentRow) -> Result<()> {
-        self.conn()?.transaction::<(), Error, _>(|conn| {
-            let pending: i64 = assignments::table
-                .filter(assignments::ecu_serial.eq(&row.ecu_serial))
-                .filter(assignments::status.eq(PENDING))
-                .count()
-                .get_result(conn)?;
-            if pending > 0 {
-                return Err(Rejection::conflict(
-                    "assignment_pending",
-                    format!("ECU {} already has a pending assignment", row.ecu_serial),
-                )
-                .into());
-            }
-            diesel::insert_into(assignments::table).values(row).execute(conn)?;
-            Ok(())
-        })
+        match diesel::insert_into(assignments::table).values(row).execute(&mut self.conn()?) {
+            Ok(_) => Ok(()),
+            Err(e) if is_unique_violation(&e) => Err(Rejection::conflict(
+                "assignment_pending",
+                format!("ECU {} already has a pending assignment", row.ecu_serial),
+            )
+            .into()),
+            Err(e) => Err(e.into()),
+        }
     }
 
     pub fn assignments(&self, vin: &str, status: Option<&str>) -> Result<Vec<AssignmentRow>> {
@@ -174,6 +171,15 @@ impl Db {
             query = query.filter(assignments::status.eq(status));
         }
         Ok(query
+            .order((assignments::created_at, assignments::id))
+            .load::<AssignmentRow>(&mut self.conn()?)?)
+    }
+
+    /// The assignments of `vin` not yet settled (pending or in flight), oldest first.
+    pub fn open_assignments(&self, vin: &str) -> Result<Vec<AssignmentRow>> {
+        Ok(assignments::table
+            .filter(assignments::vin.eq(vin))
+            .filter(assignments::status.eq_any([PENDING, IN_FLIGHT]))
             .order((assignments::created_at, assignments::id))
             .load::<AssignmentRow>(&mut self.conn()?)?)
     }
@@ -199,16 +205,48 @@ impl Db {
     /// Writes one bundle (targets, snapshot, timestamp) in a transaction. Returns false when
     /// another process took one of these versions first (the caller re-reads and retries).
     pub fn commit_bundle(&self, rows: &[MetadataRow]) -> Result<bool> {
-        let result = self.conn()?.transaction::<(), DieselError, _>(|conn| {
+        self.commit_bundle_issuing(rows, &[])
+    }
+
+    /// [`Self::commit_bundle`], marking the pending assignments `issuing` in flight in the same
+    /// transaction (issued in the targets version of `rows[0]`). Returns false, committing
+    /// nothing, also when one of them is no longer pending (cancelled meanwhile).
+    pub fn commit_bundle_issuing(&self, rows: &[MetadataRow], issuing: &[String]) -> Result<bool> {
+        /// A database error, or an assignment no longer pending (rolls back, no error).
+        enum Failure {
+            Database(DieselError),
+            Stale,
+        }
+        impl From<DieselError> for Failure {
+            fn from(error: DieselError) -> Failure {
+                Failure::Database(error)
+            }
+        }
+        let result = self.conn()?.transaction::<(), Failure, _>(|conn| {
             for row in rows {
                 diesel::insert_into(vehicle_metadata::table).values(row).execute(conn)?;
+            }
+            let version = rows.first().map(|r| r.version);
+            for id in issuing {
+                let changed = diesel::update(assignments::table.find(id))
+                    .filter(assignments::status.eq(PENDING))
+                    .set((
+                        assignments::status.eq(IN_FLIGHT),
+                        assignments::issued_version.eq(version),
+                        assignments::updated_at.eq(crate::now_text()),
+                    ))
+                    .execute(conn)?;
+                if changed != 1 {
+                    return Err(Failure::Stale);
+                }
             }
             Ok(())
         });
         match result {
             Ok(()) => Ok(true),
-            Err(e) if is_unique_violation(&e) => Ok(false),
-            Err(e) => Err(e.into()),
+            Err(Failure::Stale) => Ok(false),
+            Err(Failure::Database(e)) if is_unique_violation(&e) => Ok(false),
+            Err(Failure::Database(e)) => Err(e.into()),
         }
     }
 
@@ -230,16 +268,17 @@ impl Db {
 
     /// Applies a verified manifest in one transaction: anti-replay counters (a counter that did
     /// not increase, or a repeated nonce, rolls everything back as `replayed_report`), the
-    /// installed images, pending assignments the ECUs now run marked done, and the manifest
-    /// itself. Returns the ids of the assignments completed.
+    /// installed images, the open assignments settled as `settle` decides (a partial
+    /// installation also holds the vehicle), and the manifest itself. Returns the settlement and
+    /// the open assignments it was decided on.
     pub fn apply_manifest(
         &self,
         manifest: &ManifestRow,
         counters: &[CounterUpdate],
         installed: &[InstalledRow],
-        completes: impl Fn(&AssignmentRow, &InstalledRow) -> bool,
-    ) -> Result<Vec<String>> {
-        self.conn()?.transaction::<Vec<String>, Error, _>(|conn| {
+        settle: impl Fn(&[AssignmentRow]) -> Settlement,
+    ) -> Result<(Settlement, Vec<AssignmentRow>)> {
+        self.conn()?.transaction::<_, Error, _>(|conn| {
             for update in counters {
                 let changed = diesel::update(ecus::table)
                     .filter(ecus::serial.eq(&update.serial))
@@ -262,32 +301,76 @@ impl Db {
                     .into());
                 }
             }
+            // Only what changed is written: most check-ins report the same images again.
+            let known = installed_images::table
+                .filter(installed_images::vin.eq(&manifest.vin))
+                .load::<InstalledRow>(conn)?;
             for row in installed {
+                let unchanged = known.iter().any(|k| {
+                    k.ecu_serial == row.ecu_serial
+                        && k.filepath == row.filepath
+                        && k.length == row.length
+                        && k.hashes == row.hashes
+                });
+                if unchanged {
+                    continue;
+                }
                 diesel::delete(installed_images::table.find(&row.ecu_serial)).execute(conn)?;
                 diesel::insert_into(installed_images::table).values(row).execute(conn)?;
             }
-            let pending = assignments::table
+            let open = assignments::table
                 .filter(assignments::vin.eq(&manifest.vin))
-                .filter(assignments::status.eq(PENDING))
+                .filter(assignments::status.eq_any([PENDING, IN_FLIGHT]))
                 .load::<AssignmentRow>(conn)?;
-            let mut done = Vec::new();
-            for assignment in &pending {
-                let confirmed = installed
-                    .iter()
-                    .any(|i| i.ecu_serial == assignment.ecu_serial && completes(assignment, i));
-                if confirmed {
-                    diesel::update(assignments::table.find(&assignment.id))
-                        .filter(assignments::status.eq(PENDING))
-                        .set((
-                            assignments::status.eq(DONE),
-                            assignments::updated_at.eq(&manifest.received_at),
-                        ))
-                        .execute(conn)?;
-                    done.push(assignment.id.clone());
+            let settlement = settle(&open);
+            let outcomes = settlement
+                .done
+                .iter()
+                .map(|id| (id, DONE, None))
+                .chain(settlement.failed.iter().map(|(id, why)| (id, FAILED, Some(why))));
+            for (id, status, reason) in outcomes {
+                let Some(before) = open.iter().find(|a| &a.id == id) else { continue };
+                let changed = diesel::update(assignments::table.find(id))
+                    .filter(assignments::status.eq(&before.status))
+                    .set((
+                        assignments::status.eq(status),
+                        assignments::reason.eq(reason),
+                        assignments::updated_at.eq(&manifest.received_at),
+                    ))
+                    .execute(conn)?;
+                if changed != 1 {
+                    // Cancelled or issued concurrently: the caller sees a conflict, nothing
+                    // of this manifest is applied, and the vehicle sends it again.
+                    return Err(Rejection::conflict(
+                        "assignment_changed",
+                        format!("assignment {id} changed while the manifest was applied"),
+                    )
+                    .into());
                 }
             }
+            if let Some(reason) = &settlement.partial {
+                diesel::delete(vehicle_holds::table.find(&manifest.vin)).execute(conn)?;
+                let hold = HoldRow {
+                    vin: manifest.vin.clone(),
+                    reason: reason.clone(),
+                    manifest_id: manifest.id.clone(),
+                    created_at: manifest.received_at.clone(),
+                };
+                diesel::insert_into(vehicle_holds::table).values(&hold).execute(conn)?;
+            }
             diesel::insert_into(manifests::table).values(manifest).execute(conn)?;
-            Ok(done)
+            Ok((settlement, open))
         })
+    }
+
+    // ---- holds (partial bundle installations) ----
+
+    pub fn hold(&self, vin: &str) -> Result<Option<HoldRow>> {
+        Ok(vehicle_holds::table.find(vin).first::<HoldRow>(&mut self.conn()?).optional()?)
+    }
+
+    /// Lifts the hold of `vin`; false if there was none.
+    pub fn release_hold(&self, vin: &str) -> Result<bool> {
+        Ok(diesel::delete(vehicle_holds::table.find(vin)).execute(&mut self.conn()?)? == 1)
     }
 }

@@ -3,7 +3,10 @@
 use diesel::prelude::*;
 use serde::Serialize;
 
-use super::schema::{assignments, ecus, installed_images, manifests, vehicle_metadata, vehicles};
+use super::schema::{
+    assignments, campaign_vehicles, campaigns, ecus, installed_images, manifests, vehicle_holds,
+    vehicle_metadata, vehicles,
+};
 
 #[derive(Debug, Clone, Queryable, Insertable, Serialize)]
 #[diesel(table_name = vehicles)]
@@ -41,7 +44,8 @@ pub struct ManifestRow {
     pub attacks: String,
 }
 
-/// What an ECU last reported installed.
+/// What an ECU last reported installed, and since when (`reported_at`: the first manifest that
+/// reported this image).
 #[derive(Debug, Clone, Queryable, Insertable, Serialize)]
 #[diesel(table_name = installed_images)]
 pub struct InstalledRow {
@@ -53,8 +57,9 @@ pub struct InstalledRow {
     pub reported_at: String,
 }
 
-/// An image assigned to one ECU: `pending` until a manifest confirms it (`done`) or the ECU
-/// reports a failure (`failed`).
+/// An image assigned to one ECU: `pending` until issued in a bundle (`in_flight`), then `done`
+/// when a manifest shows it installed or `failed` when one does not; a pending one may be
+/// `cancelled` (see [`crate::assignment`]).
 #[derive(Debug, Clone, Queryable, Insertable, Serialize)]
 #[diesel(table_name = assignments)]
 pub struct AssignmentRow {
@@ -66,6 +71,12 @@ pub struct AssignmentRow {
     pub status: String,
     pub created_at: String,
     pub updated_at: String,
+    /// The campaign that made it, if any.
+    pub campaign_id: Option<String>,
+    /// The Director targets version that first listed it.
+    pub issued_version: Option<i64>,
+    /// Why it failed or was cancelled.
+    pub reason: Option<String>,
 }
 
 /// One signed per-vehicle metadata file: exact bytes (hex).
@@ -98,5 +109,47 @@ impl MetadataRow {
 }
 
 pub const PENDING: &str = "pending";
+pub const IN_FLIGHT: &str = "in_flight";
 pub const DONE: &str = "done";
 pub const FAILED: &str = "failed";
+pub const CANCELLED: &str = "cancelled";
+
+/// A campaign (see [`crate::campaign`]); `row_version` guards every change.
+#[derive(Debug, Clone, Queryable, Insertable, Serialize)]
+#[diesel(table_name = campaigns)]
+pub struct CampaignRow {
+    pub id: String,
+    pub name: String,
+    pub target_path: String,
+    pub hardware_id: String,
+    #[serde(skip)]
+    pub target_json: String,
+    pub first_batch: i64,
+    pub max_failure_percent: i64,
+    pub state: String,
+    pub stage: i64,
+    pub row_version: i64,
+    pub reason: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// A vehicle of a campaign: its batch (1 first, 2 the rest) and position in the request.
+#[derive(Debug, Clone, Queryable, Insertable, Serialize)]
+#[diesel(table_name = campaign_vehicles)]
+pub struct CampaignVehicleRow {
+    pub campaign_id: String,
+    pub vin: String,
+    pub batch: i64,
+    pub position: i64,
+}
+
+/// A vehicle held after a partial bundle installation.
+#[derive(Debug, Clone, Queryable, Insertable, Serialize)]
+#[diesel(table_name = vehicle_holds)]
+pub struct HoldRow {
+    pub vin: String,
+    pub reason: String,
+    pub manifest_id: String,
+    pub created_at: String,
+}

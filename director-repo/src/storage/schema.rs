@@ -53,6 +53,9 @@ diesel::table! {
         status -> Text,
         created_at -> Text,
         updated_at -> Text,
+        campaign_id -> Nullable<Text>,
+        issued_version -> Nullable<BigInt>,
+        reason -> Nullable<Text>,
     }
 }
 
@@ -75,6 +78,68 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    campaigns (id) {
+        id -> Text,
+        name -> Text,
+        target_path -> Text,
+        hardware_id -> Text,
+        target_json -> Text,
+        first_batch -> BigInt,
+        max_failure_percent -> BigInt,
+        state -> Text,
+        stage -> BigInt,
+        row_version -> BigInt,
+        reason -> Nullable<Text>,
+        created_at -> Text,
+        updated_at -> Text,
+    }
+}
+
+diesel::table! {
+    campaign_vehicles (campaign_id, vin) {
+        campaign_id -> Text,
+        vin -> Text,
+        batch -> BigInt,
+        position -> BigInt,
+    }
+}
+
+diesel::table! {
+    vehicle_holds (vin) {
+        vin -> Text,
+        reason -> Text,
+        manifest_id -> Text,
+        created_at -> Text,
+    }
+}
+
+diesel::table! {
+    provisioning_allowances (vin) {
+        vin -> Text,
+        allowed_at -> Text,
+    }
+}
+
+diesel::table! {
+    provisionings (id) {
+        id -> Text,
+        vin -> Text,
+        provisioned_at -> Text,
+        outcome -> Text,
+        certificate_sha256 -> Text,
+    }
+}
+
+diesel::table! {
+    manifest_rejections (vin, code) {
+        vin -> Text,
+        code -> Text,
+        total -> BigInt,
+        last_at -> Text,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     vehicles,
     ecus,
@@ -83,4 +148,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     assignments,
     director_roots,
     vehicle_metadata,
+    campaigns,
+    campaign_vehicles,
+    vehicle_holds,
+    provisioning_allowances,
+    provisionings,
+    manifest_rejections,
 );

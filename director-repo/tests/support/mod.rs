@@ -1,8 +1,12 @@
 //! Test support: a real Director over HTTPS on a loopback port with a temporary data directory
 //! and SQLite (or a fresh PostgreSQL database), a trusting ureq client, a Director root made
-//! with the uptane core, and ECUs that sign version reports.
+//! with the uptane core, ECUs that sign version reports, and a real Image repository for the
+//! Director to read ([`image_repo`]).
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+pub mod fleet;
+pub mod image_repo;
 
 use std::path::PathBuf;
 
@@ -17,6 +21,8 @@ use uptane::manifest::{
 use uptane::metadata::{Root, SignedMetadata, TargetCustom, TargetFile};
 use uptane::names::{EcuSerial, HardwareId, Vin};
 use uptane::repository::{Fetch, MemStore, Rules, Store, Updater};
+
+use image_repo::ImageRepository;
 
 pub use service_kit::test_support::{Backend, TempDatabase};
 use service_kit::test_support::{RunningServer, fetch_metadata, trusting_agent};
@@ -60,6 +66,8 @@ pub struct World {
     pub dir: tempfile::TempDir,
     pub database: Option<TempDatabase>,
     pub keys: TestKeys,
+    /// Lists IMAGE at IMAGE_PATH for the Secondary's hardware.
+    pub image_repo: ImageRepository,
     pub server: Option<TestServer>,
 }
 
@@ -81,7 +89,8 @@ impl World {
         ] {
             std::fs::write(given.join(format!("{name}.pem")), key.to_pem()).unwrap();
         }
-        World { dir, database, keys, server: None }
+        let image_repo = ImageRepository::start(&dir.path().join("image-repo"), IMAGE, IMAGE_PATH);
+        World { dir, database, keys, image_repo, server: None }
     }
 
     pub fn data_dir(&self) -> PathBuf {
@@ -100,6 +109,9 @@ impl World {
         config.snapshot_key = Some(given.join("snapshot.pem"));
         config.timestamp_key = Some(given.join("timestamp.pem"));
         config.time_key = Some(given.join("time.pem"));
+        config.image_repo_url = Some(self.image_repo.url.clone());
+        config.image_repo_root = Some(self.image_repo.root.clone());
+        config.image_repo_ca = Some(self.image_repo.ca.clone());
         config
     }
 
@@ -169,7 +181,7 @@ impl World {
     pub fn assign(&self) -> Value {
         let reply = self.server().post_admin(
             &format!("/api/v1/vehicles/{VIN}/assignments"),
-            &json!({"ecu_serial": SECONDARY, "target_path": IMAGE_PATH, "target": image_entry()}),
+            &json!({"ecu_serial": SECONDARY, "target_path": IMAGE_PATH}),
         );
         assert_eq!(reply.status, 201, "{}", reply.text());
         reply.json()
@@ -235,7 +247,7 @@ impl Drop for World {
     }
 }
 
-/// The Image repository's entry for IMAGE.
+/// The Image repository's entry for IMAGE (as keytool lists it).
 pub fn image_entry() -> TargetFile {
     let mut file = TargetFile::describing(IMAGE);
     let custom = TargetCustom {
@@ -310,7 +322,7 @@ impl TestServer {
         self.running.stop();
     }
 
-    fn reply(response: Result<http::Response<ureq::Body>, ureq::Error>) -> Reply {
+    pub fn reply(response: Result<http::Response<ureq::Body>, ureq::Error>) -> Reply {
         let response = response.unwrap();
         let status = response.status().as_u16();
         let body = response.into_body().with_config().limit(64 << 20).read_to_vec().unwrap();
@@ -321,9 +333,14 @@ impl TestServer {
     /// directory's fleet CA, so any VIN works).
     pub fn vehicle_agent(&self, vin: &str) -> ureq::Agent {
         let issued = director_repo::tls::issue_client_certificate(&self.config, vin).unwrap();
+        self.agent_with(&issued.certificate, &issued.private_key)
+    }
+
+    /// A client presenting the client certificate `certificate` (PEM) with its key.
+    pub fn agent_with(&self, certificate: &str, private_key: &str) -> ureq::Agent {
         let server_ca = ureq::tls::Certificate::from_pem(&self.ca_pem).unwrap();
-        let cert = ureq::tls::Certificate::from_pem(issued.certificate.as_bytes()).unwrap();
-        let key = ureq::tls::PrivateKey::from_pem(issued.private_key.as_bytes()).unwrap();
+        let cert = ureq::tls::Certificate::from_pem(certificate.as_bytes()).unwrap();
+        let key = ureq::tls::PrivateKey::from_pem(private_key.as_bytes()).unwrap();
         let tls = ureq::tls::TlsConfig::builder()
             .root_certs(ureq::tls::RootCerts::new_with_certs(&[server_ca]))
             .client_cert(Some(ureq::tls::ClientCert::new_with_certs(
@@ -337,6 +354,11 @@ impl TestServer {
     /// GET as the vehicle `vin` (mutual TLS).
     pub fn vehicle_get(&self, vin: &str, path: &str) -> Reply {
         Self::reply(self.vehicle_agent(vin).get(format!("{}{path}", self.base)).call())
+    }
+
+    /// POST as the vehicle `vin` (mutual TLS).
+    pub fn vehicle_post(&self, vin: &str, path: &str, body: &[u8]) -> Reply {
+        Self::reply(self.vehicle_agent(vin).post(format!("{}{path}", self.base)).send(body))
     }
 
     pub fn get(&self, path: &str) -> Reply {
