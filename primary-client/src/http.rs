@@ -168,18 +168,95 @@ impl HttpClient {
         sink: &mut dyn Write,
     ) -> Result<u64> {
         let response = self.agent.get(url).call().map_err(|e| ureq_error(what, e))?;
+        let body = success(response, what)?;
+        self.copy_body(body, max_bytes, what, sink)
+    }
+
+    /// GETs `url` into memory, at most `max_bytes`.
+    pub fn get(&self, url: &str, max_bytes: u64, what: &str) -> Result<Vec<u8>> {
+        let mut bytes = Vec::new();
+        self.get_into(url, max_bytes, what, &mut bytes)?;
+        Ok(bytes)
+    }
+
+    /// GETs `url` from byte `offset` on (a `Range` request when `offset > 0`). The server may
+    /// ignore the range and send everything: [`Ranged::resumed`] says which happened, so the
+    /// caller knows whether to append or start over before any byte is written.
+    pub fn get_from(&self, url: &str, offset: u64, what: &str) -> Result<Ranged> {
+        let mut request = self.agent.get(url);
+        if offset > 0 {
+            request = request.header("Range", format!("bytes={offset}-"));
+        }
+        let response = request.call().map_err(|e| ureq_error(what, e))?;
+        let partial = response.status().as_u16() == 206;
+        if partial {
+            let range = response.headers().get("content-range").and_then(|v| v.to_str().ok());
+            if !range.is_some_and(|r| r.starts_with(&format!("bytes {offset}-"))) {
+                return Err(Error::Transport {
+                    what: what.into(),
+                    detail: format!("asked for bytes from {offset}, got range {range:?}"),
+                });
+            }
+        }
+        let body = success(response, what)?;
+        Ok(Ranged { client: self.clone(), body, resumed: offset > 0 && partial, what: what.into() })
+    }
+
+    /// Sends JSON `body` with `method` (and a bearer token if given) and returns the
+    /// response body (at most `max_response` bytes). An error status becomes
+    /// [`Error::Transport`] carrying the server's stable error code and message.
+    pub fn send(
+        &self,
+        method: Method,
+        url: &str,
+        body: &[u8],
+        bearer: Option<&str>,
+        max_response: u64,
+        what: &str,
+    ) -> Result<Vec<u8>> {
+        let mut request = match method {
+            Method::Put => self.agent.put(url),
+            Method::Post => self.agent.post(url),
+        };
+        if let Some(token) = bearer {
+            request = request.header("Authorization", format!("Bearer {token}"));
+        }
+        let response = request
+            .header("Content-Type", "application/json")
+            .send(body)
+            .map_err(|e| ureq_error(what, e))?;
         let status = response.status().as_u16();
-        if status == 403 || status == 404 {
-            return Err(Error::NotFound { what: what.into() });
-        }
         if !(200..300).contains(&status) {
-            return Err(Error::Transport { what: what.into(), detail: format!("HTTP {status}") });
+            let mut text = Vec::new();
+            let _ = self.copy_body(response.into_body(), 64 * 1024, what, &mut text);
+            let detail = match serde_json::from_slice::<serde_json::Value>(&text) {
+                Ok(json) => format!(
+                    "HTTP {status} {}: {}",
+                    json["error"].as_str().unwrap_or("error"),
+                    json["message"].as_str().unwrap_or_default()
+                ),
+                Err(_) => format!("HTTP {status}"),
+            };
+            return Err(Error::Transport { what: what.into(), detail });
         }
+        let mut bytes = Vec::new();
+        self.copy_body(response.into_body(), max_response, what, &mut bytes)?;
+        Ok(bytes)
+    }
+
+    /// Copies at most `max_bytes` of `body` to `sink` under the pace guard.
+    fn copy_body(
+        &self,
+        body: ureq::Body,
+        max_bytes: u64,
+        what: &str,
+        sink: &mut dyn Write,
+    ) -> Result<u64> {
         let too_large = || Error::TooLarge { what: what.into(), limit: max_bytes };
-        if response.body().content_length().is_some_and(|len| len > max_bytes) {
+        if body.content_length().is_some_and(|len| len > max_bytes) {
             return Err(too_large());
         }
-        let mut reader = response.into_body().into_reader();
+        let mut reader = body.into_reader();
         let mut pace = self.guard.start();
         let mut buf = vec![0u8; 16 * 1024];
         let mut total = 0u64;
@@ -202,12 +279,50 @@ impl HttpClient {
             sink.write_all(&buf[..n]).map_err(|source| Error::Io { what: what.into(), source })?;
         }
     }
+}
 
-    /// GETs `url` into memory, at most `max_bytes`.
-    pub fn get(&self, url: &str, max_bytes: u64, what: &str) -> Result<Vec<u8>> {
-        let mut bytes = Vec::new();
-        self.get_into(url, max_bytes, what, &mut bytes)?;
-        Ok(bytes)
+/// The body of a successful response; 403 and 404 are "not found", other statuses fail.
+fn success(response: ureq::http::Response<ureq::Body>, what: &str) -> Result<ureq::Body> {
+    let status = response.status().as_u16();
+    if status == 403 || status == 404 {
+        return Err(Error::NotFound { what: what.into() });
+    }
+    if !(200..300).contains(&status) {
+        return Err(Error::Transport { what: what.into(), detail: format!("HTTP {status}") });
+    }
+    Ok(response.into_body())
+}
+
+/// The methods [`HttpClient::send`] supports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Put,
+    Post,
+}
+
+/// A response to [`HttpClient::get_from`] whose body has not been read yet.
+pub struct Ranged {
+    client: HttpClient,
+    body: ureq::Body,
+    resumed: bool,
+    what: String,
+}
+
+impl fmt::Debug for Ranged {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ranged").field("resumed", &self.resumed).finish_non_exhaustive()
+    }
+}
+
+impl Ranged {
+    /// Whether the body continues from the requested offset (else it starts at byte 0).
+    pub fn resumed(&self) -> bool {
+        self.resumed
+    }
+
+    /// Copies at most `max_bytes` of the body to `sink` under the pace guard.
+    pub fn copy_to(self, max_bytes: u64, sink: &mut dyn Write) -> Result<u64> {
+        self.client.copy_body(self.body, max_bytes, &self.what, sink)
     }
 }
 

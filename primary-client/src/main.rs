@@ -1,9 +1,12 @@
-//! The `primary-client` binary. For now it offers `check`, one verification cycle without a
-//! bus (DESIGN.md): it prints one JSON line and exits 0 (updated or no update) or 1 (rejected,
-//! or bad arguments); it never panics.
+//! The `primary-client` binary: `run` (the daemon loop), `once` (one update cycle),
+//! `provision` (first start with the Director), and `check`, one verification cycle without a
+//! bus (DESIGN.md: one JSON line, exit 0 for updated or no update, 1 for rejected or bad
+//! arguments; it never panics).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+mod cycle_cli;
 
 use clap::{Parser, Subcommand};
 use primary_client::check::{CheckOptions, CheckReport, check, parse_ecu};
@@ -22,6 +25,14 @@ enum Command {
     /// One full verification of both repositories, downloading what the Director assigns to
     /// the given ECUs. Prints {"result": "updated"|"no_update"|"rejected", "error", "attack"}.
     Check(CheckArgs),
+    /// Update cycles every poll interval until interrupted (ctrl-c ends after the cycle).
+    Run(cycle_cli::RunArgs),
+    /// One update cycle: reports, time, manifest, verification, downloads, Secondaries,
+    /// install. Exits 0 (updated or no update) or 1 (rejected).
+    Once(cycle_cli::RunArgs),
+    /// First start: a TLS key and certificate request, the fleet provisioning credential, the
+    /// vehicle's ECUs; stores the client certificate the Director issues.
+    Provision(cycle_cli::RunArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -76,7 +87,12 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let Command::Check(args) = cli.command;
+    let args = match cli.command {
+        Command::Check(args) => args,
+        Command::Run(args) => return cycle_cli::run(&args, cycle_cli::Mode::Loop),
+        Command::Once(args) => return cycle_cli::run(&args, cycle_cli::Mode::Once),
+        Command::Provision(args) => return cycle_cli::provision(&args),
+    };
     let report = match options(args) {
         Ok(options) => check(&options, chrono::Utc::now()),
         Err(error) => CheckReport::rejected(&error),
