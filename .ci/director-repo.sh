@@ -3,8 +3,7 @@
 #  1. the real `director-repo` binary serves HTTPS on a loopback port the OS picks, with a fresh
 #     data directory (SQLite), and generates its development CA, fleet CA and online keys;
 #  2. keytool holds the offline root ceremony for a Director root naming those online keys (the
-#     time key is added to the staged root before it is signed: keytool has no flag for it yet),
-#     and the operator uploads it;
+#     time key named by the root's `time_attestation` field), and the operator uploads it;
 #  3. a Primary, in Python, provisions itself with the fleet credential: its ECU keys and a CSR
 #     for its TLS key made on the spot (the key never leaves it), and receives its certificate;
 #  4. python-tuf 7's ngclient Updater, presenting that client certificate and trusting only the
@@ -48,26 +47,6 @@ trap cleanup EXIT
 status=0
 pass() { echo "PASS $*"; }
 fail() { echo "FAIL $*"; status=1; }
-
-# Adds the time key (a public-key JSON file) to a staged Director root: in `keys`, and named by
-# the root's `time_attestation` field (never a fifth role: stock TUF clients reject those).
-add_time_key() {
-  "$py" - "$@" <<'PY'
-import hashlib
-import json
-import sys
-
-from securesystemslib.formats import encode_canonical
-
-staged, key_file = sys.argv[1:]
-document = json.load(open(staged))
-key = json.load(open(key_file))
-keyid = hashlib.sha256(encode_canonical(key).encode()).hexdigest()
-document["signed"]["keys"][keyid] = key
-document["signed"]["time_attestation"] = {"keyids": [keyid], "threshold": 1}
-json.dump(document, open(staged, "w"), indent=2)
-PY
-}
 
 # Operator and vehicle sides in Python (argv: base URL, CA file, operator token, fleet token,
 # Director root file, VIN, work dir).
@@ -219,8 +198,7 @@ scenario() {
       "$keytool" gen-key --out root.pem >/dev/null &&
       "$keytool" init --repo repo --kind director --root-key root.pub.json \
         --targets-key "$keys/targets.pub.json" --snapshot-key "$keys/snapshot.pub.json" \
-        --timestamp-key "$keys/timestamp.pub.json" >/dev/null &&
-      add_time_key repo/staged/root.json "$keys/time.pub.json" &&
+        --timestamp-key "$keys/timestamp.pub.json" --time-key "$keys/time.pub.json" >/dev/null &&
       "$keytool" sign --repo repo --role root --key root.pem >/dev/null &&
       "$keytool" publish --repo repo >/dev/null
   ) >"$dir/keytool.log" 2>&1 || { fail "keytool [$name]: the Director root ceremony"; cat "$dir/keytool.log"; return; }

@@ -201,6 +201,57 @@ fn director_workspaces_hold_only_root() {
     assert!(bench.path("repo/metadata/1.root.json").is_file());
 }
 
+/// The time key is named by a root field (stock TUF clients reject a fifth role), survives a
+/// rotation of the other keys, rotates itself, and belongs to Directors only.
+#[test]
+fn director_roots_name_their_time_keys() {
+    let bench = Bench::new();
+    bench.keys(&["root", "online", "time", "time2"]);
+    let mut args = vec!["init", "--repo", "repo", "--kind", "director", "--root-key", "root.pem"];
+    for role in ["--targets-key", "--snapshot-key", "--timestamp-key"] {
+        args.extend([role, "online.pub.json"]);
+    }
+    args.extend(["--time-key", "time.pub.json"]);
+    bench.ok(&args);
+    let root = |version: u64| -> serde_json::Value {
+        let text = std::fs::read(bench.path(&format!("repo/metadata/{version}.root.json")));
+        serde_json::from_slice(&text.unwrap()).unwrap()
+    };
+    let key_id = |name: &str| -> String {
+        let bytes = std::fs::read(bench.path(name)).unwrap();
+        serde_json::from_slice::<uptane::crypto::PublicKey>(&bytes).unwrap().key_id().unwrap()
+    };
+    bench.ok(&["publish", "--repo", "repo"]);
+    let first = root(1);
+    let time = &first["signed"]["time_attestation"];
+    assert_eq!(time["keyids"], serde_json::json!([key_id("time.pub.json")]));
+    assert!(first["signed"]["keys"].get(key_id("time.pub.json")).is_some());
+    assert_eq!(first["signed"]["roles"].as_object().unwrap().len(), 4);
+
+    bench.ok(&["rotate-root", "--repo", "repo", "--timestamp-key", "root.pub.json"]);
+    bench.ok(&["sign", "--repo", "repo", "--role", "root", "--key", "root.pem"]);
+    bench.ok(&["publish", "--repo", "repo"]);
+    assert_eq!(root(2)["signed"]["time_attestation"], *time, "kept across a rotation");
+
+    bench.ok(&["rotate-root", "--repo", "repo", "--time-key", "time2.pub.json"]);
+    bench.ok(&["sign", "--repo", "repo", "--role", "root", "--key", "root.pem"]);
+    bench.ok(&["publish", "--repo", "repo"]);
+    let third = root(3);
+    assert_eq!(
+        third["signed"]["time_attestation"]["keyids"],
+        serde_json::json!([key_id("time2.pub.json")])
+    );
+    assert!(third["signed"]["keys"].get(key_id("time.pub.json")).is_none(), "old key dropped");
+
+    let image = ["init", "--repo", "img", "--kind", "image", "--root-key", "root.pem"];
+    let mut image = image.to_vec();
+    for role in ["--targets-key", "--snapshot-key", "--timestamp-key", "--time-key"] {
+        image.extend([role, "online.pub.json"]);
+    }
+    let stderr = bench.expect(2, &image).1;
+    assert!(stderr.contains("Director root"), "{stderr}");
+}
+
 #[test]
 fn canonical_json_orders_keys_by_code_point() {
     let bench = Bench::new();

@@ -37,6 +37,13 @@ pub fn time_keys(root: &Root) -> Result<Option<RoleKeys>> {
         .transpose()
 }
 
+/// Names `keys` (whose ids the Root's `keys` must list) as the Root's time attestation keys,
+/// replacing any named before.
+pub fn set_time_keys(root: &mut Root, keys: &RoleKeys) {
+    let field = serde_json::json!({"keyids": keys.keyids, "threshold": keys.threshold});
+    root.extra.insert(TIME_KEYS_FIELD.into(), field);
+}
+
 /// Verifies an attestation for the ECU that sent `nonce` and returns the new time. `previous`
 /// is the latest time this ECU accepted; time never moves backwards (A6).
 pub fn verify_attestation(
@@ -79,10 +86,8 @@ mod tests {
         let mut root = Root::new(Utc::now() + Duration::days(365));
         let keyid = time_key.key_id().to_owned();
         root.keys.insert(keyid.clone(), time_key.public_key().clone());
-        root.extra.insert(
-            TIME_KEYS_FIELD.into(),
-            serde_json::to_value(RoleKeys::new(vec![keyid], 1)).unwrap(),
-        );
+        set_time_keys(&mut root, &RoleKeys::new(vec![keyid.clone()], 1));
+        assert_eq!(time_keys(&root).unwrap().unwrap().keyids, [keyid]);
         (root, time_key)
     }
 

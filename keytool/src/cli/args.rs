@@ -63,6 +63,12 @@ pub struct InitArgs {
     pub timestamp_keys: Vec<PathBuf>,
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub timestamp_threshold: u32,
+    /// Director only: a key that signs time attestations for ECUs (an online key). Named by the
+    /// root's `time_attestation` field, not as a role, so stock TUF clients still load the root.
+    #[arg(long = "time-key", value_name = "KEY")]
+    pub time_keys: Vec<PathBuf>,
+    #[arg(long, value_name = "N", default_value_t = 1, requires = "time_keys")]
+    pub time_threshold: u32,
     /// Root validity, e.g. 365d (the default) or 2y.
     #[arg(long, value_name = "DURATION", value_parser = duration)]
     pub expires: Option<Duration>,
@@ -191,6 +197,11 @@ pub struct RotateRootArgs {
     pub timestamp_keys: Vec<PathBuf>,
     #[arg(long, value_name = "N")]
     pub timestamp_threshold: Option<u32>,
+    /// Director only: new time attestation keys (see `init --time-key`).
+    #[arg(long = "time-key", value_name = "KEY")]
+    pub time_keys: Vec<PathBuf>,
+    #[arg(long, value_name = "N")]
+    pub time_threshold: Option<u32>,
     /// Validity of the new root (default 365d).
     #[arg(long, value_name = "DURATION", value_parser = duration)]
     pub expires: Option<Duration>,

@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::keys::{self, GeneratedKey};
 use crate::ops::delegate::{NewDelegation, delegate};
 use crate::ops::init::{InitOptions, init};
-use crate::ops::roles::RoleSpec;
+use crate::ops::roles::{RoleSpec, TIME};
 use crate::ops::rotate::{RoleChange, Rotation, renew, rotate_root};
 use crate::ops::targets::{NewTarget, add_target, remove_target};
 use crate::ops::{canonical, expiry, sign, status};
@@ -157,6 +157,11 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                 targets: RoleSpec::read("targets", &a.targets_keys, a.targets_threshold)?,
                 snapshot: RoleSpec::read("snapshot", &a.snapshot_keys, a.snapshot_threshold)?,
                 timestamp: RoleSpec::read("timestamp", &a.timestamp_keys, a.timestamp_threshold)?,
+                time: if a.time_keys.is_empty() {
+                    None
+                } else {
+                    Some(RoleSpec::read(TIME, &a.time_keys, a.time_threshold)?)
+                },
                 expires: a.expires,
             };
             Ok(emit(&init(&a.repo.repo, options)?, json))
@@ -215,6 +220,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                 targets: change(a.targets_keys, a.targets_threshold),
                 snapshot: change(a.snapshot_keys, a.snapshot_threshold),
                 timestamp: change(a.timestamp_keys, a.timestamp_threshold),
+                time: change(a.time_keys, a.time_threshold),
                 expires: a.expires,
             };
             Ok(emit(&rotate_root(&open(&a.repo)?, &rotation)?, json))

@@ -9,7 +9,7 @@ use uptane::metadata::{Root, SignedMetadata, Targets};
 
 use super::roles::{RoleSpec, check_root};
 use super::status::{RoleStatus, root_status, targets_status};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::expires;
 use crate::report::Report;
 use crate::workspace::{RepoKind, Workspace};
@@ -22,6 +22,8 @@ pub struct InitOptions {
     pub targets: RoleSpec,
     pub snapshot: RoleSpec,
     pub timestamp: RoleSpec,
+    /// The Director's time attestation keys, named by a field of its Root.
+    pub time: Option<RoleSpec>,
     /// Root's validity (default 365 days).
     pub expires: Option<Duration>,
 }
@@ -36,8 +38,12 @@ pub struct InitReport {
 pub fn init(dir: &Path, options: InitOptions) -> Result<InitReport> {
     let now = expires::now();
     let mut root = Root::new(now + options.expires.unwrap_or(expires::default_for("root")));
-    for spec in [&options.root, &options.targets, &options.snapshot, &options.timestamp] {
-        spec.apply(&mut root);
+    if options.time.is_some() && options.kind != RepoKind::Director {
+        return Err(Error::Usage("time attestation keys belong to a Director root".into()));
+    }
+    let top_level = [&options.root, &options.targets, &options.snapshot, &options.timestamp];
+    for spec in top_level.into_iter().chain(&options.time) {
+        spec.apply(&mut root)?;
     }
     check_root(&root)?;
     let workspace = Workspace::create(dir, options.kind)?;

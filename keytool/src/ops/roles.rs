@@ -4,9 +4,14 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use uptane::metadata::{Metadata, RoleKeys, Root};
+use uptane::time::{set_time_keys, time_keys};
 
 use crate::error::{Error, Result};
 use crate::keys::{self, KeyFile};
+
+/// The name keytool gives the Director's time attestation keys. They are no role of Root's
+/// `roles` (stock TUF clients reject unknown roles) but a field of the Root that names them.
+pub const TIME: &str = "time";
 
 /// A role's keys (private key files can sign right away) and threshold.
 #[derive(Debug)]
@@ -38,14 +43,21 @@ impl RoleSpec {
     }
 
     /// Makes `root` list exactly these keys for this role, dropping keys no role uses any more.
-    pub fn apply(&self, root: &mut Root) {
+    pub fn apply(&self, root: &mut Root) -> Result<()> {
         let ids = self.keys.iter().map(|k| k.key_id().to_owned()).collect();
-        root.roles.insert(self.role.into(), RoleKeys::new(ids, self.threshold));
+        let keys = RoleKeys::new(ids, self.threshold);
+        match self.role {
+            TIME => set_time_keys(root, &keys),
+            role => _ = root.roles.insert(role.into(), keys),
+        }
         for key in &self.keys {
             root.keys.insert(key.key_id().to_owned(), key.public_key().clone());
         }
-        let used: BTreeSet<String> = root.roles.values().flat_map(|r| r.keyids.clone()).collect();
+        let mut used: BTreeSet<String> =
+            root.roles.values().flat_map(|r| r.keyids.clone()).collect();
+        used.extend(time_keys(root)?.map(|t| t.keyids).unwrap_or_default());
         root.keys.retain(|id, _| used.contains(id));
+        Ok(())
     }
 }
 
@@ -64,6 +76,12 @@ pub fn check_root(root: &Root) -> Result<()> {
     root.validate("root")?;
     for (role, keys) in &root.roles {
         check_threshold(role, keys.threshold, keys.keyids.len())?;
+    }
+    if let Some(time) = time_keys(root)? {
+        check_threshold(TIME, time.threshold, time.keyids.len())?;
+        if let Some(missing) = time.keyids.iter().find(|id| !root.keys.contains_key(*id)) {
+            return Err(Error::Usage(format!("time: key {missing} is not in the root's keys")));
+        }
     }
     shared_key_warnings(root);
     Ok(())

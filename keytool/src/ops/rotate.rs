@@ -7,14 +7,15 @@ use chrono::Duration;
 use serde::Serialize;
 use uptane::crypto::PrivateKey;
 use uptane::metadata::Root;
+use uptane::time::time_keys;
 
-use super::roles::{RoleSpec, check_root};
+use super::roles::{RoleSpec, TIME, check_root};
 use super::status::{RoleStatus, root_status, targets_status};
 use crate::edit::{EditOptions, edit};
 use crate::error::{Error, Result};
 use crate::keys::{self, KeyFile};
 use crate::report::Report;
-use crate::workspace::{View, Workspace};
+use crate::workspace::{RepoKind, View, Workspace};
 
 /// A requested change to one top-level role: new keys, a new threshold, or both.
 #[derive(Debug, Default)]
@@ -33,18 +34,23 @@ impl RoleChange {
         if self.is_empty() {
             return Ok(None);
         }
-        let current = root.role(role)?;
+        let current = if role == TIME { time_keys(root)? } else { Some(root.role(role)?.clone()) };
         let keys = if self.keys.is_empty() {
-            root.role_key_set(role)
-                .into_iter()
-                .filter_map(|(id, key)| {
-                    Some(KeyFile::Public { key: key?.clone(), key_id: id.to_owned() })
+            let current = current.as_ref().ok_or_else(|| {
+                Error::Usage(format!("{role}: the root names no {role} keys yet; give them"))
+            })?;
+            current
+                .keyids
+                .iter()
+                .filter_map(|id| {
+                    Some(KeyFile::Public { key: root.keys.get(id)?.clone(), key_id: id.clone() })
                 })
                 .collect()
         } else {
             keys::read_all(&self.keys)?
         };
-        RoleSpec::new(role, keys, self.threshold.unwrap_or(current.threshold)).map(Some)
+        let threshold = self.threshold.or(current.map(|c| c.threshold)).unwrap_or(1);
+        RoleSpec::new(role, keys, threshold).map(Some)
     }
 }
 
@@ -55,6 +61,8 @@ pub struct Rotation {
     pub targets: RoleChange,
     pub snapshot: RoleChange,
     pub timestamp: RoleChange,
+    /// The Director's time attestation keys.
+    pub time: RoleChange,
     pub expires: Option<Duration>,
 }
 
@@ -72,12 +80,16 @@ pub fn rotate_root(workspace: &Workspace, rotation: &Rotation) -> Result<RotateR
         ("targets", &rotation.targets),
         ("snapshot", &rotation.snapshot),
         ("timestamp", &rotation.timestamp),
+        (TIME, &rotation.time),
     ];
     if changes.iter().all(|(_, c)| c.is_empty()) && rotation.expires.is_none() {
         return Err(Error::Usage(
             "nothing to rotate: give new keys or thresholds (e.g. --root-key, --root-threshold)"
                 .into(),
         ));
+    }
+    if !rotation.time.is_empty() && workspace.kind() != RepoKind::Director {
+        return Err(Error::Usage("time attestation keys belong to a Director root".into()));
     }
     let view = workspace.view()?;
     let current = view.root()?;
@@ -89,7 +101,7 @@ pub fn rotate_root(workspace: &Workspace, rotation: &Rotation) -> Result<RotateR
     let published = view.published.root_version();
     let staged = edit(workspace, "root", current, published, options, |root| {
         for spec in &specs {
-            spec.apply(root);
+            spec.apply(root)?;
         }
         check_root(root)
     })?;
