@@ -20,9 +20,28 @@ use crate::names::TargetPath;
 pub struct Trusted<M> {
     value: M,
     bytes: Vec<u8>,
+    /// The Snapshot entry these bytes were found to match in length and every hash. A Targets
+    /// file is asked about once per image looked up; hashing hundreds of KB each time would
+    /// cost more than verifying it. Kept with the bytes, so new bytes start unmatched.
+    matched: Option<MetaFile>,
 }
 
 impl<M> Trusted<M> {
+    fn new(value: M, bytes: impl Into<Vec<u8>>) -> Trusted<M> {
+        Trusted { value, bytes: bytes.into(), matched: None }
+    }
+
+    fn matching(self, matched: Option<MetaFile>) -> Trusted<M> {
+        Trusted { matched, ..self }
+    }
+
+    /// Whether the bytes have the length and hashes `listed` gives (S1, T2); hashed only if
+    /// they were not found to match this very entry before.
+    fn matches(&self, role: &str, listed_by: &str, listed: &MetaFile) -> bool {
+        self.matched.as_ref() == Some(listed)
+            || check_meta_bytes(role, listed_by, listed, &self.bytes).is_ok()
+    }
+
     pub fn meta(&self) -> &M {
         &self.value
     }
@@ -73,7 +92,7 @@ impl TrustedSet {
         let set = TrustedSet {
             rules,
             now,
-            root: Trusted { value: meta, bytes: root.to_vec() },
+            root: Trusted::new(meta, root),
             timestamp: None,
             snapshot: None,
             targets: BTreeMap::new(),
@@ -136,7 +155,7 @@ impl TrustedSet {
             return Err(Error::RootVersion { expected, found: new.version });
         }
         self.check_root_rules(&new)?;
-        let old = std::mem::replace(&mut self.root, Trusted { value: new, bytes: bytes.to_vec() });
+        let old = std::mem::replace(&mut self.root, Trusted::new(new, bytes));
         let changed = |role: &str| old.role_key_set(role) != self.root.role_key_set(role);
         let rotated = changed("timestamp") || changed("snapshot");
         if rotated {
@@ -158,7 +177,7 @@ impl TrustedSet {
     /// Loads the previously trusted Timestamp as the rollback baseline.
     pub fn load_timestamp(&mut self, bytes: &[u8]) -> Result<()> {
         let meta: Timestamp = self.verify_top_level(bytes, "timestamp")?;
-        self.timestamp = Some(Trusted { value: meta, bytes: bytes.to_vec() });
+        self.timestamp = Some(Trusted::new(meta, bytes));
         Ok(())
     }
 
@@ -194,14 +213,14 @@ impl TrustedSet {
             }
         }
         new.check_fresh("timestamp", self.now)?;
-        self.timestamp = Some(Trusted { value: new, bytes: bytes.to_vec() });
+        self.timestamp = Some(Trusted::new(new, bytes));
         Ok(TimestampUpdate::Updated)
     }
 
     /// Loads the previously trusted Snapshot as the rollback baseline.
     pub fn load_snapshot(&mut self, bytes: &[u8]) -> Result<()> {
         let meta: Snapshot = self.verify_top_level(bytes, "snapshot")?;
-        self.snapshot = Some(Trusted { value: meta, bytes: bytes.to_vec() });
+        self.snapshot = Some(Trusted::new(meta, bytes));
         Ok(())
     }
 
@@ -252,14 +271,24 @@ impl TrustedSet {
             }
         }
         new.check_fresh("snapshot", self.now)?;
-        self.snapshot = Some(Trusted { value: new, bytes: bytes.to_vec() });
+        self.snapshot = Some(Trusted::new(new, bytes));
         Ok(())
     }
 
-    /// Loads previously trusted Targets of `role` (delegated by `parent`) as the baseline.
+    /// Loads previously trusted Targets of `role` (delegated by `parent`) as the baseline. If
+    /// the trusted Snapshot lists the role, whether the bytes match its entry is noted, so
+    /// that [`Self::targets_is_current`] does not hash them again.
     pub fn load_targets(&mut self, role: &str, parent: &str, bytes: &[u8]) -> Result<()> {
         let meta = self.verify_targets_signature(role, parent, bytes)?;
-        self.targets.insert(role.into(), Trusted { value: meta, bytes: bytes.to_vec() });
+        let listed = self.snapshot.as_ref().and_then(|s| s.targets_meta(role));
+        // A copy of another version cannot be current: not worth hashing.
+        let matched = listed
+            .filter(|listed| {
+                listed.version == meta.version
+                    && check_meta_bytes(role, "snapshot", listed, bytes).is_ok()
+            })
+            .cloned();
+        self.targets.insert(role.into(), Trusted::new(meta, bytes).matching(matched));
         self.delegators.insert(role.into(), parent.into());
         Ok(())
     }
@@ -270,8 +299,8 @@ impl TrustedSet {
         if self.delegators.get(role).is_some_and(|p| p == parent) {
             return Ok(());
         }
-        let bytes = self.targets.get(role).ok_or_else(|| missing(role))?.bytes.clone();
-        self.verify_targets_signature(role, parent, &bytes)?;
+        let bytes = &self.targets.get(role).ok_or_else(|| missing(role))?.bytes;
+        self.verify_targets_signature(role, parent, bytes)?;
         self.delegators.insert(role.into(), parent.into());
         Ok(())
     }
@@ -282,7 +311,7 @@ impl TrustedSet {
         match (listed, self.targets.get(role)) {
             (Some(listed), Some(targets)) => {
                 check_meta_version(role, "snapshot", listed, targets.version).is_ok()
-                    && check_meta_bytes(role, "snapshot", listed, &targets.bytes).is_ok()
+                    && targets.matches(role, "snapshot", listed)
                     && targets.check_fresh(role, self.now).is_ok()
             }
             _ => false,
@@ -291,30 +320,53 @@ impl TrustedSet {
 
     /// T2-T5: admits new Targets of `role`, delegated by `parent` (`root` for the top level).
     pub fn update_targets(&mut self, role: &str, parent: &str, bytes: &[u8]) -> Result<()> {
+        self.update_listed_targets(role, parent, bytes).map(|_| ())
+    }
+
+    /// [`Self::update_targets`] keeping the fetched bytes themselves rather than a copy: a
+    /// Targets file may be hundreds of KB.
+    pub(super) fn update_targets_owned(
+        &mut self,
+        role: &str,
+        parent: &str,
+        bytes: Vec<u8>,
+    ) -> Result<&Trusted<Targets>> {
+        self.update_listed_targets(role, parent, bytes)
+    }
+
+    fn update_listed_targets(
+        &mut self,
+        role: &str,
+        parent: &str,
+        bytes: impl AsRef<[u8]> + Into<Vec<u8>>,
+    ) -> Result<&Trusted<Targets>> {
         let snapshot = self.snapshot.as_ref().ok_or_else(|| missing("snapshot"))?;
         snapshot.check_fresh("snapshot", self.now)?;
         let listed = snapshot.targets_meta(role).ok_or_else(|| not_listed(role))?;
-        check_meta_bytes(role, "snapshot", listed, bytes)?;
-        let new = self.verify_targets_signature(role, parent, bytes)?;
+        check_meta_bytes(role, "snapshot", listed, bytes.as_ref())?;
+        let new = self.verify_targets_signature(role, parent, bytes.as_ref())?;
         check_meta_version(role, "snapshot", listed, new.version)?;
-        self.admit_targets(role, parent, new, bytes)
+        let matched = listed.clone();
+        self.admit_targets(role, parent, new, bytes, Some(matched))
     }
 
     /// Partial verification (Uptane 5.4.4.1): admits Director Targets without a Snapshot
     /// (T2 skipped), keys and threshold from the trusted Root.
     pub fn update_targets_unlisted(&mut self, bytes: &[u8]) -> Result<()> {
         let new = self.verify_targets_signature("targets", "root", bytes)?;
-        self.admit_targets("targets", "root", new, bytes)
+        self.admit_targets("targets", "root", new, bytes, None).map(|_| ())
     }
 
-    /// T4, T5 and the profile's path and hash rules, then trust.
+    /// T4, T5 and the profile's path and hash rules, then trust. `matched` is the Snapshot
+    /// entry the bytes were checked against, if any.
     fn admit_targets(
         &mut self,
         role: &str,
         parent: &str,
         new: Targets,
-        bytes: &[u8],
-    ) -> Result<()> {
+        bytes: impl Into<Vec<u8>>,
+        matched: Option<MetaFile>,
+    ) -> Result<&Trusted<Targets>> {
         if self.rules.targets_version_monotonic
             && let Some(old) = self.targets.get(role)
             && new.version < old.version
@@ -334,9 +386,9 @@ impl TrustedSet {
                 return Err(Error::NoUsableHash { target: path.clone(), required: "sha256" });
             }
         }
-        self.targets.insert(role.into(), Trusted { value: new, bytes: bytes.to_vec() });
         self.delegators.insert(role.into(), parent.into());
-        Ok(())
+        let trusted = Trusted::new(new, bytes).matching(matched);
+        Ok(self.targets.entry(role.into()).insert_entry(trusted).into_mut())
     }
 
     /// Decodes Targets of `role` and checks T3 against the keys `parent` gives it.

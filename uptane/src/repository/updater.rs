@@ -160,8 +160,8 @@ impl<F: Fetch, S: Store> Updater<F, S> {
         let name = self.versioned(&file, listed.version);
         let limit = listed.length.unwrap_or(self.set.rules().max_targets_bytes);
         let bytes = self.fetcher.fetch(&name, limit)?;
-        self.set.update_targets(role, parent, &bytes)?;
-        self.store.save(&file, &bytes)?;
+        let trusted = self.set.update_targets_owned(role, parent, bytes)?;
+        self.store.save(&file, trusted.bytes())?;
         Ok(())
     }
 
