@@ -48,9 +48,13 @@ pub fn next_bundle<'a>(
 }
 
 /// The assignments the next bundle of `vin` lists, and those of them it issues
-/// ([`next_bundle`]). Holds and paused campaigns are only looked up when something waits.
-pub fn bundle(state: &AppState, vin: &str) -> Result<(Vec<AssignmentRow>, Vec<String>)> {
-    let open = state.db.open_assignments(vin)?;
+/// ([`next_bundle`]), given its `open` assignments (oldest first). Holds and paused campaigns
+/// are only looked up when something waits.
+pub fn bundle(
+    state: &AppState,
+    vin: &str,
+    open: Vec<AssignmentRow>,
+) -> Result<(Vec<AssignmentRow>, Vec<String>)> {
     let waiting =
         open.iter().any(|a| a.status == PENDING) && !open.iter().any(|a| a.status == IN_FLIGHT);
     let (held, paused) = if waiting {

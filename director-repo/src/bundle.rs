@@ -24,7 +24,7 @@ use crate::error::{Error, Rejection, Rejections as _, Result};
 use crate::keys::OnlineKeys;
 use crate::metrics::Poll;
 use crate::state::AppState;
-use crate::storage::MetadataRow;
+use crate::storage::{AssignmentRow, MetadataRow};
 
 /// How often a lost race for a version is retried before giving up.
 const ATTEMPTS: usize = 8;
@@ -38,23 +38,26 @@ pub fn current_timestamp(state: &AppState, vin: &str) -> Result<Bytes> {
 /// the newest in the database and has more than half its lifetime left; else the stored one
 /// when it qualifies (another process, or before a restart, signed it); else newly signed.
 pub fn current(state: &AppState, vin: &str) -> Result<Arc<Bundle>> {
-    let Some((epoch, keys)) = state.sync_keys()? else {
-        return Err(Rejection::not_found(
-            "no_root",
-            "the operator has not uploaded a Director root yet",
-        )
-        .into());
-    };
-    let ecus = state.db.ecus(vin)?;
-    if ecus.is_empty() {
-        // Every registered vehicle has its Primary: this one is not registered.
-        return Err(Rejection::unknown_vehicle(vin).into());
-    }
     let min_left = state.config.metadata_lifetime / 2;
     for _ in 0..ATTEMPTS {
-        let (desired, issuing) = desired_targets(state, vin, &ecus)?;
+        // One query for all a poll with nothing new needs; the ECUs only when something is
+        // listed or signed.
+        let poll = state.db.poll_state(vin)?;
+        let Some((epoch, keys)) = state.sync_keys_to(poll.root_version)? else {
+            return Err(Rejection::not_found(
+                "no_root",
+                "the operator has not uploaded a Director root yet",
+            )
+            .into());
+        };
+        if !poll.registered {
+            // Every registered vehicle has its Primary: this one is not registered.
+            return Err(Rejection::unknown_vehicle(vin).into());
+        }
+        let (listed, issuing) = crate::assignment::bundle(state, vin, poll.open)?;
+        let desired = desired_targets(state, vin, listed)?;
         let now = Utc::now();
-        let latest = state.db.latest_metadata_version(vin, "timestamp")?.map(|v| v as u64);
+        let latest = poll.timestamp_version.map(|v| v as u64);
         if let Some(bundle) = state.cache.get(vin)
             && bundle.serves(epoch, latest, &desired, now, min_left)
         {
@@ -165,15 +168,17 @@ fn signed_by(signatures: &[uptane::metadata::Signature], signer: &dyn Signer) ->
 
 /// One entry per image of the vehicle's bundle ([`crate::assignment::bundle`]: the one in
 /// flight, or the pending assignments it issues), naming the ECUs that install it; the Image
-/// repository's entry (length, hashes, hardwareIds, releaseCounter) is copied exactly. Also
-/// the pending assignments a bundle listing these targets issues.
+/// repository's entry (length, hashes, hardwareIds, releaseCounter) is copied exactly.
 fn desired_targets(
     state: &AppState,
     vin: &str,
-    ecus: &[crate::storage::EcuRow],
-) -> Result<(BTreeMap<String, TargetFile>, Vec<String>)> {
+    listed: Vec<AssignmentRow>,
+) -> Result<BTreeMap<String, TargetFile>> {
     let mut out: BTreeMap<String, TargetFile> = BTreeMap::new();
-    let (listed, issuing) = crate::assignment::bundle(state, vin)?;
+    if listed.is_empty() {
+        return Ok(out);
+    }
+    let ecus = state.db.ecus(vin)?;
     for assignment in listed {
         let Some(ecu) = ecus.iter().find(|e| e.serial == assignment.ecu_serial) else {
             continue;
@@ -194,7 +199,7 @@ fn desired_targets(
         entry.set_uptane(&custom)?;
         out.insert(assignment.target_path, entry);
     }
-    Ok((out, issuing))
+    Ok(out)
 }
 
 /// Signs targets, snapshot and timestamp, each one version past the latest stored: the rows

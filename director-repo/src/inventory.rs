@@ -167,6 +167,10 @@ pub struct VehicleState {
     pub manifests: Vec<ManifestRow>,
     /// Set while the vehicle is held after a partial bundle installation.
     pub hold: Option<HoldRow>,
+    /// When its last accepted manifest arrived ([`crate::reporting`]).
+    pub last_manifest_at: Option<String>,
+    /// No accepted manifest for `--overdue-after`: it stopped reporting.
+    pub overdue: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -228,6 +232,7 @@ pub fn vehicle_state(state: &AppState, vin: &str) -> Result<VehicleState> {
             reason: a.reason,
         })
         .collect();
+    let reporting = crate::reporting::vehicle(state, vin)?;
     Ok(VehicleState {
         vin: vehicle.vin,
         primary: vehicle.primary_serial,
@@ -235,5 +240,7 @@ pub fn vehicle_state(state: &AppState, vin: &str) -> Result<VehicleState> {
         assignments,
         manifests: state.db.manifests(vin, 20)?,
         hold: state.db.hold(vin)?,
+        last_manifest_at: reporting.last_manifest_at,
+        overdue: reporting.overdue,
     })
 }

@@ -15,6 +15,8 @@
 //!   online keys the service holds, and a new root rotates them ([`keys`])
 //! - `POST /api/v1/vehicles` `{vin, primary, ecus: [{serial, hardware_id, public_key}]}`
 //! - `GET /api/v1/vehicles/VIN`: ECUs, what they run, assignments, recent manifests
+//! - `GET /api/v1/vehicles[?overdue=true]`: when each vehicle last reported, and whether it is
+//!   overdue (no accepted manifest for `--overdue-after`: it stopped reporting, A13)
 //! - `POST /api/v1/vehicles/VIN/assignments` `{ecu_serial, target_path}`: the image as the
 //!   Image repository lists it (verified, for the ECU's hardware id); it waits while a bundle
 //!   is in flight
@@ -49,6 +51,7 @@ pub mod keys;
 pub mod manifest;
 pub mod metrics;
 pub mod provisioning;
+pub mod reporting;
 pub mod resign;
 pub mod root;
 pub mod routes;

@@ -1,10 +1,10 @@
 //! Vehicle version manifests (Standard 5.3.2.1 steps 1-5): verified against the inventory
 //! (the Primary's signature, each ECU's report with that ECU's key, every ECU present),
 //! anti-replay (each ECU's report counter must increase and its nonce change), then applied
-//! in one transaction: installed images, assignments settled ([`crate::assignment`]), the
-//! manifest recorded; campaigns whose assignments settled may then advance. Every
-//! manifest is recorded with its outcome, refused ones included; a refused one changes nothing
-//! else.
+//! atomically (one transaction, or on PostgreSQL one statement when only the counters move):
+//! installed images, assignments settled ([`crate::assignment`]), the manifest recorded;
+//! campaigns whose assignments settled may then advance. Every manifest is recorded with its
+//! outcome, refused ones included; a refused one changes nothing else.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -17,7 +17,7 @@ use uptane::names::{EcuSerial, Vin};
 use crate::assignment::{EcuOutcome, settle};
 use crate::error::{Error, Rejection, Rejections as _, Result};
 use crate::state::AppState;
-use crate::storage::{CounterUpdate, InstalledRow, ManifestRow};
+use crate::storage::{CounterUpdate, InstalledRow, Inventory, InventoryEcu, ManifestRow, to_hex};
 
 /// What an accepted manifest did.
 #[derive(Debug, Clone, Serialize)]
@@ -46,7 +46,7 @@ pub fn receive(state: &AppState, vin: &str, bytes: &[u8]) -> Result<Receipt> {
         id: crate::random_id()?,
         vin: vin.to_owned(),
         received_at: crate::now_text(),
-        bytes_hex: hex::encode(bytes),
+        bytes_hex: to_hex(bytes),
         outcome: String::new(),
         attacks: "{}".into(),
     };
@@ -69,36 +69,61 @@ pub fn receive(state: &AppState, vin: &str, bytes: &[u8]) -> Result<Receipt> {
     result
 }
 
+/// How often a manifest is checked again when its vehicle's inventory changed while it was
+/// applied (another manifest of the vehicle, or a re-provisioned ECU).
+const ATTEMPTS: usize = 4;
+
 fn apply(state: &AppState, vin: &str, bytes: &[u8], row: &mut ManifestRow) -> Result<Receipt> {
-    let vehicle = state.db.vehicle(vin)?.ok_or_else(|| Rejection::unknown_vehicle(vin))?;
-    let ecus = state.db.ecus(vin)?;
+    for _ in 0..ATTEMPTS {
+        if let Some(receipt) = try_apply(state, vin, bytes, row)? {
+            return Ok(receipt);
+        }
+    }
+    Err(Rejection::conflict(
+        "vehicle_changed",
+        "the vehicle's inventory kept changing while the manifest was applied; send it again",
+    )
+    .into())
+}
+
+/// Verifies the manifest against the inventory as read once, and applies it unless that
+/// inventory changed meanwhile (`None`).
+fn try_apply(
+    state: &AppState,
+    vin: &str,
+    bytes: &[u8],
+    row: &mut ManifestRow,
+) -> Result<Option<Receipt>> {
+    let Inventory { ecus: inventory, open } = state.db.inventory(vin)?;
+    if inventory.is_empty() {
+        // Every registered vehicle has its Primary: this one is not registered.
+        return Err(Rejection::unknown_vehicle(vin).into());
+    }
     let mut keys = EcuKeys::new();
-    for ecu in &ecus {
+    for InventoryEcu { ecu, .. } in &inventory {
         let key: PublicKey = serde_json::from_str(&ecu.public_key)
             .map_err(|e| Error::Internal(format!("stored key of {}: {e}", ecu.serial)))?;
         keys.insert(EcuSerial::new(ecu.serial.as_str())?, key);
     }
+    let primary = inventory
+        .iter()
+        .find(|e| e.ecu.is_primary == 1)
+        .ok_or_else(|| Error::Internal(format!("{vin} has no Primary ECU")))?;
     let vin_name = Vin::new(vin)?;
-    let primary = EcuSerial::new(vehicle.primary_serial.as_str())?;
+    let primary = EcuSerial::new(primary.ecu.serial.as_str())?;
     let (manifest, reports) =
         verify_manifest(bytes, &vin_name, &primary, &keys).map_err(rejection)?;
 
     let mut counters = Vec::with_capacity(reports.len());
-    let mut installed = Vec::with_capacity(reports.len());
+    let mut changed = Vec::new();
     let mut attacks = serde_json::Map::new();
     let mut outcomes = BTreeMap::new();
     if !manifest.attacks_detected.is_empty() {
         attacks.insert("vehicle".into(), json!({ "attacks_detected": manifest.attacks_detected }));
     }
     for (serial, report) in &reports {
-        check_report(serial, report, &ecus)?;
-        counters.push(CounterUpdate {
-            serial: serial.to_string(),
-            counter: i64::try_from(report.report_counter).map_err(|_| {
-                Rejection::bad_request("malformed_manifest", "report_counter out of range")
-            })?,
-            nonce: report.nonce.clone(),
-        });
+        let held = check_report(serial, report, &inventory)?;
+        counters.push(fresh_counter(serial, report, &held.ecu)?);
         let image = InstalledRow {
             ecu_serial: serial.to_string(),
             vin: vin.to_owned(),
@@ -122,21 +147,29 @@ fn apply(state: &AppState, vin: &str, bytes: &[u8], row: &mut ManifestRow) -> Re
                 }),
             );
         }
-        outcomes
-            .insert(serial.to_string(), EcuOutcome { installed: image.clone(), attacks: reported });
-        installed.push(image);
+        // Only what changed is written: most check-ins report the same images again.
+        let unchanged = held.installed.as_ref().is_some_and(|k| {
+            k.filepath == image.filepath && k.length == image.length && k.hashes == image.hashes
+        });
+        if !unchanged {
+            changed.push(image.clone());
+        }
+        outcomes.insert(serial.to_string(), EcuOutcome { installed: image, attacks: reported });
     }
     row.attacks = Value::Object(attacks.clone()).to_string();
     row.outcome = "accepted".into();
-    let (settlement, open) =
-        state.db.apply_manifest(row, &counters, &installed, |open| settle(open, &outcomes))?;
+    let settlement = settle(&open, &outcomes);
+    if !state.db.apply_manifest(row, &counters, &changed, &open, &settlement)? {
+        tracing::debug!(vin, "the inventory changed while a manifest was applied; again");
+        return Ok(None);
+    }
     if !attacks.is_empty() {
         tracing::warn!(vin, attacks = %row.attacks, "ECUs reported attacks");
     }
     if let Some(partial) = &settlement.partial {
         tracing::warn!(vin, manifest = row.id, partial, "held the vehicle");
     }
-    tracing::info!(
+    tracing::debug!(
         vin,
         completed = settlement.done.len(),
         failed = settlement.failed.len(),
@@ -159,7 +192,7 @@ fn apply(state: &AppState, vin: &str, bytes: &[u8], row: &mut ManifestRow) -> Re
             tracing::error!(campaign, error = %e, "advancing a campaign");
         }
     }
-    Ok(Receipt {
+    Ok(Some(Receipt {
         manifest_id: row.id.clone(),
         completed: settlement.done,
         failed: settlement
@@ -169,19 +202,20 @@ fn apply(state: &AppState, vin: &str, bytes: &[u8], row: &mut ManifestRow) -> Re
             .collect(),
         partial_installation: settlement.partial,
         attacks: Value::Object(attacks),
-    })
+    }))
 }
 
 /// The report's own serial and hardware id must match the inventory, and the nonce must be a
-/// 128-bit (or longer) hex string.
-fn check_report(
+/// 128-bit (or longer) hex string. Returns the ECU.
+fn check_report<'a>(
     serial: &EcuSerial,
     report: &EcuVersionReport,
-    ecus: &[crate::storage::EcuRow],
-) -> Result<()> {
-    let ecu = ecus.iter().find(|e| e.serial == serial.as_str()).ok_or_else(|| {
+    inventory: &'a [InventoryEcu],
+) -> Result<&'a InventoryEcu> {
+    let held = inventory.iter().find(|e| e.ecu.serial == serial.as_str()).ok_or_else(|| {
         Rejection::bad_request("unknown_ecu", format!("ECU {serial} is not in the vehicle"))
     })?;
+    let ecu = &held.ecu;
     if report.hardware_id.as_str() != ecu.hardware_id {
         return Err(Rejection::bad_request(
             "malformed_manifest",
@@ -200,7 +234,39 @@ fn check_report(
         )
         .into());
     }
-    Ok(())
+    Ok(held)
+}
+
+/// Anti-replay (Standard 5.3.2.1 step 4): the report counter must exceed the last accepted one
+/// and the nonce differ from it. The update is written only if the ECU still holds what was
+/// checked here ([`crate::storage::Db::apply_manifest`]).
+fn fresh_counter(
+    serial: &EcuSerial,
+    report: &EcuVersionReport,
+    ecu: &crate::storage::EcuRow,
+) -> Result<CounterUpdate> {
+    let counter = i64::try_from(report.report_counter)
+        .map_err(|_| Rejection::bad_request("malformed_manifest", "report_counter out of range"))?;
+    let fresh = ecu.last_counter.is_none_or(|last| last < counter)
+        && ecu.last_nonce.as_deref() != Some(report.nonce.as_str());
+    if !fresh {
+        return Err(Rejection::bad_request(
+            "replayed_report",
+            format!(
+                "the report of ECU {serial} repeats a nonce or does not increase its report \
+                 counter ({counter})"
+            ),
+        )
+        .into());
+    }
+    Ok(CounterUpdate {
+        serial: serial.to_string(),
+        counter,
+        nonce: report.nonce.clone(),
+        seen_counter: ecu.last_counter,
+        seen_key_id: ecu.key_id.clone(),
+        seen_hardware_id: ecu.hardware_id.clone(),
+    })
 }
 
 /// Maps a verification failure onto a stable code.

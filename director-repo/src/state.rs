@@ -98,7 +98,12 @@ impl AppState {
     /// epoch, a number that changes whenever they change (bundles signed under another epoch
     /// are signed again); `None` while there is no root.
     pub fn sync_keys(&self) -> Result<Option<(u64, Arc<OnlineKeys>)>> {
-        let Some(version) = self.db.latest_root_version()? else { return Ok(None) };
+        self.sync_keys_to(self.db.latest_root_version()?)
+    }
+
+    /// [`Self::sync_keys`] with the newest root's version already read (`latest`).
+    pub fn sync_keys_to(&self, latest: Option<i64>) -> Result<Option<(u64, Arc<OnlineKeys>)>> {
+        let Some(version) = latest else { return Ok(None) };
         let version = version as u64;
         let current = self.active.read().unwrap_or_else(|e| e.into_inner()).clone();
         let settled = current.retry_at.is_none_or(|at| Instant::now() < at);

@@ -120,6 +120,11 @@ pub struct Config {
     /// (Mozilla) roots.
     #[arg(long, env = "DIRECTOR_REPO_IMAGE_REPO_CA")]
     pub image_repo_ca: Option<PathBuf>,
+    /// A vehicle with no accepted manifest for this long (since its registration, before its
+    /// first) is overdue: it stopped reporting, perhaps black-holed (A13). Shown by the admin
+    /// API.
+    #[arg(long, env = "DIRECTOR_REPO_OVERDUE_AFTER", default_value = "7d", value_parser = parse_duration)]
+    pub overdue_after: Duration,
 }
 
 impl Config {

@@ -4,6 +4,7 @@
 
 mod admin;
 mod campaigns;
+mod fleet;
 mod ops;
 mod provisioning;
 mod vehicle;
@@ -22,7 +23,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/vehicles/{vin}/manifest").route(web::put().to(vehicle::manifest)))
     .service(web::resource("/time").route(web::post().to(vehicle::time)))
     .service(web::resource("/api/v1/root").route(web::put().to(admin::put_root)))
-    .service(web::resource("/api/v1/vehicles").route(web::post().to(admin::register)))
+    .service(
+        web::resource("/api/v1/vehicles")
+            .route(web::get().to(fleet::list))
+            .route(web::post().to(admin::register)),
+    )
     .service(web::resource("/api/v1/vehicles/{vin}").route(web::get().to(admin::vehicle)))
     .service(
         web::resource("/api/v1/vehicles/{vin}/assignments").route(web::post().to(admin::assign)),

@@ -8,26 +8,16 @@ pub use service_kit::db::{AnyConnection, Backend};
 use service_kit::db::{Conn, Pool};
 
 use super::records::{
-    AssignmentRow, DONE, EcuRow, FAILED, HoldRow, IN_FLIGHT, InstalledRow, ManifestRow,
-    MetadataRow, PENDING, VehicleRow,
+    AssignmentRow, EcuRow, HoldRow, IN_FLIGHT, InstalledRow, ManifestRow, MetadataRow, PENDING,
+    VehicleRow,
 };
 use super::schema::{
     assignments, director_roots, ecus, installed_images, manifests, vehicle_holds,
     vehicle_metadata, vehicles,
 };
-use crate::assignment::Settlement;
 use crate::error::{Error, Rejection, Rejections as _, Result};
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
-
-/// One ECU's anti-replay state after an accepted report: the counter must have increased and
-/// the nonce changed, checked and written in one statement.
-#[derive(Debug, Clone)]
-pub struct CounterUpdate {
-    pub serial: String,
-    pub counter: i64,
-    pub nonce: String,
-}
 
 /// The database.
 #[derive(Debug, Clone)]
@@ -175,15 +165,6 @@ impl Db {
             .load::<AssignmentRow>(&mut self.conn()?)?)
     }
 
-    /// The assignments of `vin` not yet settled (pending or in flight), oldest first.
-    pub fn open_assignments(&self, vin: &str) -> Result<Vec<AssignmentRow>> {
-        Ok(assignments::table
-            .filter(assignments::vin.eq(vin))
-            .filter(assignments::status.eq_any([PENDING, IN_FLIGHT]))
-            .order((assignments::created_at, assignments::id))
-            .load::<AssignmentRow>(&mut self.conn()?)?)
-    }
-
     // ---- per-vehicle metadata ----
 
     pub fn latest_metadata(&self, vin: &str, role: &str) -> Result<Option<MetadataRow>> {
@@ -264,103 +245,6 @@ impl Db {
             .order((manifests::received_at.desc(), manifests::id))
             .limit(limit)
             .load::<ManifestRow>(&mut self.conn()?)?)
-    }
-
-    /// Applies a verified manifest in one transaction: anti-replay counters (a counter that did
-    /// not increase, or a repeated nonce, rolls everything back as `replayed_report`), the
-    /// installed images, the open assignments settled as `settle` decides (a partial
-    /// installation also holds the vehicle), and the manifest itself. Returns the settlement and
-    /// the open assignments it was decided on.
-    pub fn apply_manifest(
-        &self,
-        manifest: &ManifestRow,
-        counters: &[CounterUpdate],
-        installed: &[InstalledRow],
-        settle: impl Fn(&[AssignmentRow]) -> Settlement,
-    ) -> Result<(Settlement, Vec<AssignmentRow>)> {
-        self.conn()?.transaction::<_, Error, _>(|conn| {
-            for update in counters {
-                let changed = diesel::update(ecus::table)
-                    .filter(ecus::serial.eq(&update.serial))
-                    .filter(ecus::last_counter.is_null().or(ecus::last_counter.lt(update.counter)))
-                    .filter(ecus::last_nonce.is_null().or(ecus::last_nonce.ne(&update.nonce)))
-                    .set((
-                        ecus::last_counter.eq(update.counter),
-                        ecus::last_nonce.eq(&update.nonce),
-                    ))
-                    .execute(conn)?;
-                if changed != 1 {
-                    return Err(Rejection::bad_request(
-                        "replayed_report",
-                        format!(
-                            "the report of ECU {} repeats a nonce or does not increase its \
-                             report counter ({})",
-                            update.serial, update.counter
-                        ),
-                    )
-                    .into());
-                }
-            }
-            // Only what changed is written: most check-ins report the same images again.
-            let known = installed_images::table
-                .filter(installed_images::vin.eq(&manifest.vin))
-                .load::<InstalledRow>(conn)?;
-            for row in installed {
-                let unchanged = known.iter().any(|k| {
-                    k.ecu_serial == row.ecu_serial
-                        && k.filepath == row.filepath
-                        && k.length == row.length
-                        && k.hashes == row.hashes
-                });
-                if unchanged {
-                    continue;
-                }
-                diesel::delete(installed_images::table.find(&row.ecu_serial)).execute(conn)?;
-                diesel::insert_into(installed_images::table).values(row).execute(conn)?;
-            }
-            let open = assignments::table
-                .filter(assignments::vin.eq(&manifest.vin))
-                .filter(assignments::status.eq_any([PENDING, IN_FLIGHT]))
-                .load::<AssignmentRow>(conn)?;
-            let settlement = settle(&open);
-            let outcomes = settlement
-                .done
-                .iter()
-                .map(|id| (id, DONE, None))
-                .chain(settlement.failed.iter().map(|(id, why)| (id, FAILED, Some(why))));
-            for (id, status, reason) in outcomes {
-                let Some(before) = open.iter().find(|a| &a.id == id) else { continue };
-                let changed = diesel::update(assignments::table.find(id))
-                    .filter(assignments::status.eq(&before.status))
-                    .set((
-                        assignments::status.eq(status),
-                        assignments::reason.eq(reason),
-                        assignments::updated_at.eq(&manifest.received_at),
-                    ))
-                    .execute(conn)?;
-                if changed != 1 {
-                    // Cancelled or issued concurrently: the caller sees a conflict, nothing
-                    // of this manifest is applied, and the vehicle sends it again.
-                    return Err(Rejection::conflict(
-                        "assignment_changed",
-                        format!("assignment {id} changed while the manifest was applied"),
-                    )
-                    .into());
-                }
-            }
-            if let Some(reason) = &settlement.partial {
-                diesel::delete(vehicle_holds::table.find(&manifest.vin)).execute(conn)?;
-                let hold = HoldRow {
-                    vin: manifest.vin.clone(),
-                    reason: reason.clone(),
-                    manifest_id: manifest.id.clone(),
-                    created_at: manifest.received_at.clone(),
-                };
-                diesel::insert_into(vehicle_holds::table).values(&hold).execute(conn)?;
-            }
-            diesel::insert_into(manifests::table).values(manifest).execute(conn)?;
-            Ok((settlement, open))
-        })
     }
 
     // ---- holds (partial bundle installations) ----

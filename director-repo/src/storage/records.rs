@@ -97,7 +97,7 @@ impl MetadataRow {
             vin: vin.into(),
             role: role.into(),
             version: version as i64,
-            bytes_hex: hex::encode(bytes),
+            bytes_hex: to_hex(bytes),
             expires: expires.into(),
             created_at: crate::now_text(),
         }
@@ -106,6 +106,18 @@ impl MetadataRow {
     pub fn bytes(&self) -> Result<Vec<u8>, hex::FromHexError> {
         hex::decode(&self.bytes_hex)
     }
+}
+
+/// Lowercase hex of stored bytes (the `bytes_hex` columns), as `hex::encode` writes it but
+/// through a table: a manifest of a few KiB is encoded on every check-in.
+pub fn to_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        out.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
+    }
+    out
 }
 
 pub const PENDING: &str = "pending";
@@ -152,4 +164,14 @@ pub struct HoldRow {
     pub reason: String,
     pub manifest_id: String,
     pub created_at: String,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hex_is_what_the_hex_crate_writes() {
+        let bytes: Vec<u8> = (0..=255).collect();
+        assert_eq!(super::to_hex(&bytes), hex::encode(&bytes));
+        assert_eq!(super::to_hex(b""), "");
+    }
 }

@@ -1,0 +1,1 @@
+CREATE TABLE probes (id BIGINT PRIMARY KEY);
