@@ -10,19 +10,20 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "../tests/synthetic/mod.rs"]
+mod synthetic;
+
 use std::time::Instant;
 
 use chrono::{Duration, Utc};
-use director_repo::inventory::{EcuRegistration, Registration};
+use director_repo::inventory::Registration;
 use director_repo::{AppState, Config};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use service_kit::test_support::TempDatabase;
+use synthetic::{ECUS, key, serial};
 use uptane::crypto::{PrivateKey, PublicKey, Signer};
-use uptane::manifest::{EcuVersionReport, InstalledImage, VehicleManifest, sign_report};
-use uptane::metadata::{Root, SignedMetadata, TargetFile};
-use uptane::names::{EcuSerial, HardwareId, Vin};
+use uptane::metadata::{Root, SignedMetadata};
 
-const ECUS: usize = 5;
 const VEHICLES: usize = 20;
 
 /// This thread's CPU time in nanoseconds (`/proc/thread-self/schedstat`: time on a CPU).
@@ -38,48 +39,12 @@ fn thread_user_system() -> (u64, u64) {
     (fields[11].parse().unwrap(), fields[12].parse().unwrap())
 }
 
-fn key(n: usize) -> PrivateKey {
-    PrivateKey::ed25519_from_seed(&[n as u8; 32]).unwrap()
-}
-
 fn vin(i: usize) -> String {
-    format!("WVWZZZ1JZXW3{i:05}")
+    synthetic::vin("WVWZZZ1JZXW3", i)
 }
 
-fn serial(i: usize, e: usize) -> String {
-    format!("ECU-{i}-{e}")
-}
-
-/// A manifest of vehicle `i` (report counter `counter`) and what its six signatures cover.
 fn manifest(i: usize, ecus: &[PrivateKey], counter: u64) -> Vec<u8> {
-    let reports: Vec<_> = (0..ECUS)
-        .map(|e| {
-            let body = EcuVersionReport {
-                ecu_serial: EcuSerial::new(serial(i, e).as_str()).unwrap(),
-                hardware_id: HardwareId::new(format!("hw-{e}").as_str()).unwrap(),
-                installed_image: InstalledImage::new(
-                    &format!("ecu-{e}/firmware-1.0.bin"),
-                    &TargetFile::describing(format!("firmware {e}").as_bytes()),
-                ),
-                attacks_detected: String::new(),
-                attacks_detected_code: None,
-                latest_time: Utc::now(),
-                previous_time: Utc::now(),
-                report_counter: counter,
-                nonce: format!("{:032x}", u128::from(counter) << 8 | e as u128),
-                extra: Map::new(),
-            };
-            sign_report(body, &ecus[e]).unwrap()
-        })
-        .collect();
-    let body = VehicleManifest::new(
-        Vin::new(vin(i).as_str()).unwrap(),
-        EcuSerial::new(serial(i, 0).as_str()).unwrap(),
-        &reports,
-    )
-    .unwrap();
-    let mut signed = SignedMetadata::new(body);
-    signed.sign_to_bytes(&[&ecus[0] as &dyn Signer]).unwrap()
+    synthetic::manifest(&vin(i), i, ecus, counter)
 }
 
 /// The six (key, message, signature) triples a manifest's verification checks.
@@ -128,19 +93,10 @@ fn main() {
     let root = SignedMetadata::new(root).sign_to_bytes(&[&root_key as &dyn Signer]).unwrap();
     director_repo::root::upload(&state, &root).unwrap();
 
-    let ecus: Vec<PrivateKey> = (0..ECUS).map(|e| key(10 + e)).collect();
+    let ecus = synthetic::ecu_keys();
     for i in 0..VEHICLES {
-        let registration = Registration {
-            vin: vin(i),
-            primary: serial(i, 0),
-            ecus: (0..ECUS)
-                .map(|e| EcuRegistration {
-                    serial: serial(i, e),
-                    hardware_id: format!("hw-{e}"),
-                    public_key: serde_json::to_value(ecus[e].public_key()).unwrap(),
-                })
-                .collect(),
-        };
+        let registration: Registration =
+            serde_json::from_value(synthetic::registration(&vin(i), i, &ecus)).unwrap();
         director_repo::inventory::register(&state, &registration).unwrap();
     }
     eprintln!("signing {checkins} manifests of {VEHICLES} vehicles with {ECUS} ECUs");

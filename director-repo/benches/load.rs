@@ -9,62 +9,25 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "../tests/synthetic/mod.rs"]
+mod synthetic;
+
 use std::io::Read;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use serde_json::{Map, Value, json};
+use serde_json::json;
 use service_kit::test_support::TempDatabase;
+use synthetic::{ECUS, key};
 use uptane::crypto::{PrivateKey, Signer};
-use uptane::manifest::{EcuVersionReport, InstalledImage, VehicleManifest, sign_report};
-use uptane::metadata::{Root, SignedMetadata, TargetFile};
-use uptane::names::{EcuSerial, HardwareId, Vin};
+use uptane::metadata::{Root, SignedMetadata};
 
-const ECUS: usize = 5;
 const TOKEN: &str = "bench-operator-token";
 
-fn key(n: usize) -> PrivateKey {
-    PrivateKey::ed25519_from_seed(&[n as u8; 32]).unwrap()
-}
-
 fn vin(i: usize) -> String {
-    format!("WVWZZZ1JZXW4{i:05}")
-}
-
-fn serial(i: usize, e: usize) -> String {
-    format!("ECU-{i}-{e}")
-}
-
-fn manifest(i: usize, ecus: &[PrivateKey], counter: u64) -> Vec<u8> {
-    let reports: Vec<_> = (0..ECUS)
-        .map(|e| {
-            let body = EcuVersionReport {
-                ecu_serial: EcuSerial::new(serial(i, e).as_str()).unwrap(),
-                hardware_id: HardwareId::new(format!("hw-{e}").as_str()).unwrap(),
-                installed_image: InstalledImage::new(
-                    &format!("ecu-{e}/firmware-1.0.bin"),
-                    &TargetFile::describing(format!("firmware {e}").as_bytes()),
-                ),
-                attacks_detected: String::new(),
-                attacks_detected_code: None,
-                latest_time: Utc::now(),
-                previous_time: Utc::now(),
-                report_counter: counter,
-                nonce: format!("{:032x}", u128::from(counter) << 8 | e as u128),
-                extra: Map::new(),
-            };
-            sign_report(body, &ecus[e]).unwrap()
-        })
-        .collect();
-    let body = VehicleManifest::new(
-        Vin::new(vin(i).as_str()).unwrap(),
-        EcuSerial::new(serial(i, 0).as_str()).unwrap(),
-        &reports,
-    )
-    .unwrap();
-    SignedMetadata::new(body).sign_to_bytes(&[&ecus[0] as &dyn Signer]).unwrap()
+    synthetic::vin("WVWZZZ1JZXW4", i)
 }
 
 /// The service, killed when dropped.
@@ -175,15 +138,12 @@ fn main() {
         .unwrap();
     assert_eq!(reply.status(), 200);
 
-    let ecus: Vec<PrivateKey> = (0..ECUS).map(|e| key(10 + e)).collect();
+    let ecus = synthetic::ecu_keys();
     let per_vehicle = (seconds as usize + 2) * 120;
     eprintln!("{connections} vehicles: registering, signing {per_vehicle} manifests each");
     let vehicles: Vec<(ureq::Agent, Vec<Vec<u8>>)> = (0..connections)
         .map(|i| {
-            let ecu_list: Vec<Value> = (0..ECUS)
-                .map(|e| json!({"serial": serial(i, e), "hardware_id": format!("hw-{e}"), "public_key": ecus[e].public_key()}))
-                .collect();
-            let body = json!({"vin": vin(i), "primary": serial(i, 0), "ecus": ecu_list}).to_string();
+            let body = synthetic::registration(&vin(i), i, &ecus).to_string();
             let reply = admin
                 .post(format!("{base}/api/v1/vehicles"))
                 .header("Authorization", &auth)
@@ -192,7 +152,9 @@ fn main() {
             assert_eq!(reply.status(), 201);
             let issued = director_repo::tls::issue_client_certificate(&config, &vin(i)).unwrap();
             let agent = agent(&ca, Some((&issued.certificate, &issued.private_key)));
-            let manifests = (1..=per_vehicle as u64).map(|c| manifest(i, &ecus, c)).collect();
+            let manifests = (1..=per_vehicle as u64)
+                .map(|c| synthetic::manifest(&vin(i), i, &ecus, c))
+                .collect();
             (agent, manifests)
         })
         .collect();

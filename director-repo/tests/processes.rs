@@ -7,22 +7,18 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
+mod synthetic;
 
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
-use serde_json::{Map, Value, json};
-use support::{Backend, TOKEN, World, sign};
-use uptane::crypto::{PrivateKey, Signer};
-use uptane::manifest::{EcuVersionReport, InstalledImage, VehicleManifest, sign_report};
-use uptane::metadata::TargetFile;
-use uptane::names::{EcuSerial, HardwareId, Vin};
+use serde_json::Value;
+use support::{Backend, TOKEN, World};
+use uptane::crypto::PrivateKey;
 
 const VEHICLES: usize = 6;
-const ECUS: usize = 5;
 const CHECKINS: u64 = 12;
 
 /// A `director-repo serve` child process, killed when dropped.
@@ -71,46 +67,11 @@ impl Drop for Process {
 }
 
 fn vin(i: usize) -> String {
-    format!("WVWZZZ1JZXW2{i:05}")
-}
-
-fn serial(i: usize, e: usize) -> String {
-    format!("ECU-{i}-{e}")
-}
-
-/// ECU `e` of every vehicle has key `keys[e]` (the Primary is ECU 0).
-fn registration(i: usize, keys: &[PrivateKey]) -> Value {
-    let ecus: Vec<Value> = (0..ECUS)
-        .map(|e| json!({"serial": serial(i, e), "hardware_id": format!("hw-{e}"), "public_key": keys[e].public_key()}))
-        .collect();
-    json!({"vin": vin(i), "primary": serial(i, 0), "ecus": ecus})
+    synthetic::vin("WVWZZZ1JZXW2", i)
 }
 
 fn manifest(i: usize, keys: &[PrivateKey], counter: u64) -> Vec<u8> {
-    let reports: Vec<_> = (0..ECUS)
-        .map(|e| {
-            let body = EcuVersionReport {
-                ecu_serial: EcuSerial::new(serial(i, e).as_str()).unwrap(),
-                hardware_id: HardwareId::new(format!("hw-{e}").as_str()).unwrap(),
-                installed_image: InstalledImage::new("fw-1.0.bin", &TargetFile::describing(b"fw")),
-                attacks_detected: String::new(),
-                attacks_detected_code: None,
-                latest_time: Utc::now(),
-                previous_time: Utc::now(),
-                report_counter: counter,
-                nonce: format!("{:032x}", u128::from(counter) << 8 | e as u128),
-                extra: Map::new(),
-            };
-            sign_report(body, &keys[e]).unwrap()
-        })
-        .collect();
-    let body = VehicleManifest::new(
-        Vin::new(vin(i).as_str()).unwrap(),
-        EcuSerial::new(serial(i, 0).as_str()).unwrap(),
-        &reports,
-    )
-    .unwrap();
-    sign(body, &[&keys[0]])
+    synthetic::manifest(&vin(i), i, keys, counter)
 }
 
 fn call(request: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> (u16, Vec<u8>) {
@@ -174,10 +135,9 @@ fn two_processes_serve_one_fleet() {
     };
     let (status, body) = admin_call("PUT", &first.base, "/api/v1/root", &world.root_v1());
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
-    let keys: Vec<PrivateKey> =
-        (0..ECUS).map(|e| PrivateKey::ed25519_from_seed(&[40 + e as u8; 32]).unwrap()).collect();
+    let keys = synthetic::ecu_keys();
     for i in 0..VEHICLES {
-        let body = registration(i, &keys).to_string();
+        let body = synthetic::registration(&vin(i), i, &keys).to_string();
         let (status, text) =
             admin_call("POST", processes[i % 2].base.as_str(), "/api/v1/vehicles", body.as_bytes());
         assert_eq!(status, 201, "{}", String::from_utf8_lossy(&text));
