@@ -205,5 +205,8 @@ fn main() {
             n => format!("; {n} vehicles ran out of manifests early: raise the per-vehicle count"),
         }
     );
+    let line = json!({"figure": format!("director end to end check-ins ({backend})"),
+        "value": count as f64 / started.as_secs_f64(), "unit": "check-ins/s", "goal": ">= 1000"});
+    println!("BENCH {line}");
     drop(service);
 }

@@ -17,7 +17,7 @@ use uptane::names::{EcuSerial, Vin};
 use crate::assignment::{EcuOutcome, settle};
 use crate::error::{Error, Rejection, Rejections as _, Result};
 use crate::state::AppState;
-use crate::storage::{CounterUpdate, InstalledRow, Inventory, InventoryEcu, ManifestRow, to_hex};
+use crate::storage::{CounterUpdate, InstalledRow, Inventory, InventoryEcu, ManifestRow};
 
 /// What an accepted manifest did.
 #[derive(Debug, Clone, Serialize)]
@@ -42,14 +42,7 @@ pub struct FailedAssignment {
 
 /// Receives the manifest of `vin` and records it with its outcome.
 pub fn receive(state: &AppState, vin: &str, bytes: &[u8]) -> Result<Receipt> {
-    let mut row = ManifestRow {
-        id: crate::random_id()?,
-        vin: vin.to_owned(),
-        received_at: crate::now_text(),
-        bytes_hex: to_hex(bytes),
-        outcome: String::new(),
-        attacks: "{}".into(),
-    };
+    let mut row = ManifestRow::received(crate::random_id()?, vin, bytes);
     let result = apply(state, vin, bytes, &mut row);
     let outcome = match &result {
         Ok(_) => "accepted",

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
 use crate::crypto::{PublicKey, Signer, sha256_hex};
@@ -117,19 +118,39 @@ impl VehicleManifest {
 /// The ECU keys the Director's inventory holds for one vehicle.
 pub type EcuKeys = BTreeMap<EcuSerial, PublicKey>;
 
+/// What a verified manifest says of the vehicle itself, besides its ECUs' reports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ManifestHeader {
+    pub vin: Vin,
+    pub primary_ecu_serial: EcuSerial,
+    pub attacks_detected: String,
+}
+
+/// The manifest body as received, each report kept as its raw text: a report sent in
+/// canonical form is then verified over those very bytes, neither parsed into a generic value
+/// nor re-encoded. Unknown fields are covered by the Primary's signature and otherwise ignored.
+#[derive(Deserialize)]
+struct ReceivedManifest {
+    vin: Vin,
+    primary_ecu_serial: EcuSerial,
+    ecu_version_manifests: BTreeMap<EcuSerial, Box<RawValue>>,
+    #[serde(default)]
+    attacks_detected: String,
+}
+
 /// Verifies a vehicle manifest against the inventory (Standard 5.3.2.1 step 3): the Primary's
 /// signature, each report's signature by its own ECU's key with the serial it is filed under,
-/// and every inventory ECU present. Returns the reports by ECU.
+/// and every inventory ECU present. Returns the header and the reports by ECU.
 pub fn verify_manifest(
     bytes: &[u8],
     vin: &Vin,
     primary: &EcuSerial,
     keys: &EcuKeys,
-) -> Result<(VehicleManifest, BTreeMap<EcuSerial, EcuVersionReport>)> {
+) -> Result<(ManifestHeader, BTreeMap<EcuSerial, EcuVersionReport>)> {
     const WHAT: &str = "vehicle manifest";
     let primary_key =
         keys.get(primary).ok_or_else(|| Error::UnknownEcu { serial: primary.to_string() })?;
-    let manifest = Envelope::parse(bytes, WHAT)?.decode_document::<VehicleManifest>(WHAT)?;
+    let manifest = Envelope::parse(bytes, WHAT)?.decode_document::<ReceivedManifest>(WHAT)?;
     manifest.verify_key(WHAT, primary_key)?;
     let manifest = manifest.into_body();
     if manifest.vin != *vin {
@@ -142,10 +163,10 @@ pub fn verify_manifest(
         return Err(Error::malformed(WHAT, "signed by a different Primary"));
     }
     let mut reports = BTreeMap::new();
-    for (serial, value) in &manifest.ecu_version_manifests {
+    for (serial, raw) in &manifest.ecu_version_manifests {
         let key =
             keys.get(serial).ok_or_else(|| Error::UnknownEcu { serial: serial.to_string() })?;
-        let report = verify_report(value, key)?;
+        let report = verify_report_text(raw.get(), key)?;
         if report.ecu_serial != *serial {
             return Err(Error::malformed(
                 WHAT,
@@ -157,7 +178,21 @@ pub fn verify_manifest(
     if let Some(missing) = keys.keys().find(|serial| !reports.contains_key(*serial)) {
         return Err(Error::MissingReport { serial: missing.to_string() });
     }
-    Ok((manifest, reports))
+    let header = ManifestHeader {
+        vin: manifest.vin,
+        primary_ecu_serial: manifest.primary_ecu_serial,
+        attacks_detected: manifest.attacks_detected,
+    };
+    Ok((header, reports))
+}
+
+/// Verifies a report given as the text it was received in.
+fn verify_report_text(text: &str, key: &PublicKey) -> Result<EcuVersionReport> {
+    const WHAT: &str = "ECU version report";
+    let report =
+        Envelope::parse(text.as_bytes(), WHAT)?.decode_document::<EcuVersionReport>(WHAT)?;
+    report.verify_key(WHAT, key)?;
+    Ok(report.into_body())
 }
 
 #[cfg(test)]
@@ -252,6 +287,67 @@ mod tests {
         let unknown = manifest(&p, &p.key, &[report(&p, 1), report(&s, 1), report(&x, 1)]);
         let err = verify_manifest(&unknown, &vin(), &p.serial, &keys(&[&p, &s])).unwrap_err();
         assert!(matches!(err, Error::UnknownEcu { .. }));
+    }
+
+    /// The same JSON value spelled differently from canonical form: keys in reverse order,
+    /// indented, with spaces after colons.
+    fn respelled(value: &Value, indent: usize) -> String {
+        let pad = "  ".repeat(indent + 1);
+        match value {
+            Value::Object(map) => {
+                let fields: Vec<String> = map
+                    .iter()
+                    .rev()
+                    .map(|(k, v)| {
+                        format!("{pad}{} : {}", Value::from(k.as_str()), respelled(v, indent + 1))
+                    })
+                    .collect();
+                format!("{{\n{}\n{}}}", fields.join(",\n"), "  ".repeat(indent))
+            }
+            Value::Array(items) => {
+                let items: Vec<String> = items.iter().map(|v| respelled(v, indent + 1)).collect();
+                format!("[ {} ]", items.join(", "))
+            }
+            other => other.to_string(),
+        }
+    }
+
+    /// A manifest whose body and reports are signed over their canonical form but sent in
+    /// another spelling (as a Primary with a different JSON library might): verified all the
+    /// same, and tampering with it is still caught.
+    #[test]
+    fn a_non_canonical_manifest_is_verified_over_its_canonical_form() {
+        let (p, s) = (ecu("TCU-1", 1), ecu("BCM-1", 2));
+        let keys = keys(&[&p, &s]);
+        let canonical = manifest(&p, &p.key, &[report(&p, 7), report(&s, 9)]);
+        let value: Value = serde_json::from_slice(&canonical).unwrap();
+        let text = respelled(&value, 0);
+        assert!(text.find("\"signed\"").unwrap() < text.find("\"signatures\"").unwrap());
+        assert_ne!(text.as_bytes(), canonical.as_slice());
+        let (header, reports) = verify_manifest(text.as_bytes(), &vin(), &p.serial, &keys).unwrap();
+        assert_eq!(header.vin, vin());
+        assert_eq!((reports[&p.serial].report_counter, reports[&s.serial].report_counter), (7, 9));
+
+        // The Primary's signature covers the whole body, reports included.
+        let mut tampered = value.clone();
+        tampered["signed"]["ecu_version_manifests"]["BCM-1"]["signed"]["report_counter"] =
+            10.into();
+        let err = verify_manifest(respelled(&tampered, 0).as_bytes(), &vin(), &p.serial, &keys)
+            .unwrap_err();
+        assert!(matches!(err, Error::Threshold { .. }), "{err}");
+
+        // A Primary re-signing a Secondary's altered report does not make it the ECU's.
+        let mut report = value["signed"]["ecu_version_manifests"]["BCM-1"].clone();
+        report["signed"]["report_counter"] = 10.into();
+        let mut body: VehicleManifest = serde_json::from_value(value["signed"].clone()).unwrap();
+        body.ecu_version_manifests.insert(s.serial.clone(), report);
+        let mut signed = SignedMetadata::new(body);
+        signed.sign(&p.key).unwrap();
+        let resigned = serde_json::to_value(&signed).unwrap();
+        let err = verify_manifest(respelled(&resigned, 0).as_bytes(), &vin(), &p.serial, &keys)
+            .unwrap_err();
+        assert!(err.to_string().contains("ECU version report"), "{err}");
+        assert_eq!(err.attack(), Some(Attack::ArbitrarySoftware));
     }
 
     #[test]

@@ -94,6 +94,7 @@ struct PollRow {
 /// A bind value of a statement built at run time.
 enum Bind {
     Text(String),
+    NullableText(Option<String>),
     BigInt(i64),
 }
 
@@ -132,6 +133,7 @@ impl Statement {
         for bind in self.binds {
             query = match bind {
                 Bind::Text(value) => query.bind::<Text, _>(value),
+                Bind::NullableText(value) => query.bind::<Nullable<Text>, _>(value),
                 Bind::BigInt(value) => query.bind::<BigInt, _>(value),
             };
         }
@@ -270,8 +272,8 @@ impl Db {
         counters_update(&mut statement, &manifest.vin, counters);
         statement
             .sql(
-                " RETURNING 1) INSERT INTO manifests (id, vin, received_at, bytes_hex, outcome, \
-                 attacks) SELECT CASE WHEN (SELECT count(*) FROM counted) = ",
+                " RETURNING 1) INSERT INTO manifests (id, vin, received_at, body, bytes_hex, \
+                 outcome, attacks) SELECT CASE WHEN (SELECT count(*) FROM counted) = ",
             )
             .bind(Bind::BigInt(counters.len() as i64))
             .sql(" THEN ")
@@ -281,7 +283,9 @@ impl Db {
             .sql(", ")
             .text(&manifest.received_at)
             .sql(", ")
-            .text(&manifest.bytes_hex)
+            .bind(Bind::NullableText(manifest.body.clone()))
+            .sql(", ")
+            .bind(Bind::NullableText(manifest.bytes_hex.clone()))
             .sql(", ")
             .text(&manifest.outcome)
             .sql(", ")

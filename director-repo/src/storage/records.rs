@@ -38,10 +38,42 @@ pub struct ManifestRow {
     pub id: String,
     pub vin: String,
     pub received_at: String,
+    /// The manifest as received, when it is UTF-8 (as any JSON is)...
     #[serde(skip)]
-    pub bytes_hex: String,
+    pub body: Option<String>,
+    /// ...else its bytes in hex; rows stored before 2026-11-27 are all hex.
+    #[serde(skip)]
+    pub bytes_hex: Option<String>,
     pub outcome: String,
     pub attacks: String,
+}
+
+impl ManifestRow {
+    /// The row of a manifest just received, its outcome not known yet.
+    pub fn received(id: String, vin: &str, bytes: &[u8]) -> ManifestRow {
+        let (body, bytes_hex) = match std::str::from_utf8(bytes) {
+            Ok(text) => (Some(text.to_owned()), None),
+            Err(_) => (None, Some(to_hex(bytes))),
+        };
+        ManifestRow {
+            id,
+            vin: vin.to_owned(),
+            received_at: crate::now_text(),
+            body,
+            bytes_hex,
+            outcome: String::new(),
+            attacks: "{}".into(),
+        }
+    }
+
+    /// The bytes as received.
+    pub fn bytes(&self) -> Result<Vec<u8>, hex::FromHexError> {
+        match (&self.body, &self.bytes_hex) {
+            (Some(text), _) => Ok(text.as_bytes().to_vec()),
+            (None, Some(hex)) => hex::decode(hex),
+            (None, None) => Ok(Vec::new()),
+        }
+    }
 }
 
 /// What an ECU last reported installed, and since when (`reported_at`: the first manifest that
@@ -173,5 +205,24 @@ mod tests {
         let bytes: Vec<u8> = (0..=255).collect();
         assert_eq!(super::to_hex(&bytes), hex::encode(&bytes));
         assert_eq!(super::to_hex(b""), "");
+    }
+
+    /// A manifest reads back byte for byte however it was stored: JSON as text, anything else
+    /// (a refused manifest need not even be UTF-8) as hex, as were all rows before.
+    #[test]
+    fn stored_manifests_read_back_as_received() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::storage::Db::open(&dir.path().join("d.sqlite").to_string_lossy()).unwrap();
+        let json = br#"{"signed":{"vin":"V"},"signatures":[]}"#.as_slice();
+        let binary = [0xff, 0xfe, b'{'].as_slice();
+        for (id, bytes) in [("a", json), ("b", binary)] {
+            let mut row = super::ManifestRow::received(id.into(), "V", bytes);
+            row.received_at = id.into();
+            row.outcome = "malformed_manifest".into();
+            db.record_manifest(&row).unwrap();
+        }
+        let rows = db.manifests("V", 10).unwrap();
+        let stored: Vec<_> = rows.iter().map(|r| (r.body.is_some(), r.bytes().unwrap())).collect();
+        assert_eq!(stored, [(false, binary.to_vec()), (true, json.to_vec())]);
     }
 }

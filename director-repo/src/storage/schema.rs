@@ -26,7 +26,8 @@ diesel::table! {
         id -> Text,
         vin -> Text,
         received_at -> Text,
-        bytes_hex -> Text,
+        body -> Nullable<Text>,
+        bytes_hex -> Nullable<Text>,
         outcome -> Text,
         attacks -> Text,
     }
