@@ -113,5 +113,8 @@ fn main() {
             wall.as_secs_f64() * 1000.0,
             virtual_exact / limit
         );
+        let line = serde_json::json!({"figure": format!("isotp 1MiB {}", case.name), "value": virtual_worst,
+            "unit": "s (virtual)", "baseline": limit, "ratio": ratio, "goal": "<= 1.05"});
+        println!("BENCH {line}");
     }
 }

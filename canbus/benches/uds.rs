@@ -145,5 +145,8 @@ fn main() {
             wall.as_secs_f64() * 1000.0,
             virtual_exact / limit
         );
+        let line = serde_json::json!({"figure": format!("uds 1MiB image {} ({}-byte blocks)", case.name, case.max_block_len), "value": virtual_worst,
+            "unit": "s (virtual)", "baseline": limit, "ratio": ratio, "goal": "<= 1.05"});
+        println!("BENCH {line}");
     }
 }

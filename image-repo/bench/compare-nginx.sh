@@ -9,6 +9,8 @@
 # turns for ROUNDS rounds (default 2); the best round of each counts, since on a shared machine
 # noise only ever lowers a figure. Prints one line per figure:
 #   image-repo <figure>: X req/s, nginx Y req/s, ratio Z (goal >= 0.8)
+# each followed by the same figure as a `BENCH {json}` line for `fixtures bench`; when nginx or wrk
+# is missing and cannot be installed it prints `BENCH-SKIPPED <reason>` and exits 0.
 # Usage: image-repo/bench/compare-nginx.sh [DURATION_SECONDS [ROUNDS]]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -20,14 +22,16 @@ connections=32
 
 if ! command -v nginx >/dev/null || ! command -v wrk >/dev/null; then
   echo "installing nginx and wrk from Debian's packages" >&2
-  apt-get update -qq
-  apt-cache policy nginx wrk | grep -E '^[a-z]|Candidate' >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx wrk >/dev/null
+  if ! { apt-get update -qq && apt-cache policy nginx wrk | grep -E '^[a-z]|Candidate' >&2 &&
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx wrk >/dev/null; }; then
+    echo "BENCH-SKIPPED nginx or wrk missing and apt-get could not install them"
+    exit 0
+  fi
 fi
 
 cargo build --quiet --release -p image-repo -p keytool
-image_repo="$PWD/target/release/image-repo"
-keytool="$PWD/target/release/keytool"
+image_repo="${CARGO_TARGET_DIR:-$PWD/target}/release/image-repo"
+keytool="${CARGO_TARGET_DIR:-$PWD/target}/release/keytool"
 
 work="$(mktemp -d)"
 chmod 755 "$work" # nginx workers run as an unprivileged user and read the document root
@@ -157,5 +161,6 @@ for figure in "${figures[@]}"; do
     ours="$(best "$ours" "$a")" theirs="$(best "$theirs" "$b")"
   done
   awk -v f="$figure" -v a="$ours" -v b="$theirs" \
-    'BEGIN { printf "image-repo %s: %.0f req/s, nginx %.0f req/s, ratio %.2f (goal >= 0.8)\n", f, a, b, a / b }'
+    'BEGIN { printf "image-repo %s: %.0f req/s, nginx %.0f req/s, ratio %.2f (goal >= 0.8)\n", f, a, b, a / b
+      printf "BENCH {\"figure\": \"image-repo %s\", \"value\": %.0f, \"unit\": \"req/s\", \"baseline\": %.0f, \"ratio\": %.4f, \"goal\": \">= 0.8\"}\n", f, a, b, a / b }'
 done

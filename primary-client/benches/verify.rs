@@ -241,6 +241,10 @@ fn report(name: &str, value: Duration, floor: Duration) {
         value.as_secs_f64() * 1e3,
         floor.as_secs_f64() * 1e3
     );
+    let (value, floor) = (value.as_secs_f64() * 1e3, floor.as_secs_f64() * 1e3);
+    let line = json!({"figure": name, "value": value, "unit": "ms", "baseline": floor,
+        "ratio": ratio, "goal": "<= 1.5"});
+    println!("BENCH {line}");
 }
 
 /// The byte at `offset` of the benchmark image.
@@ -291,6 +295,10 @@ fn download_memory() {
         before as f64 / 1024.0,
         (peak - before) as f64 / 1024.0
     );
+    let figure = format!("download {IMAGE_MIB} MiB over HTTPS: peak RSS");
+    let line = json!({"figure": figure, "value": peak as f64 / 1024.0, "unit": "MiB",
+        "goal": "< 32"});
+    println!("BENCH {line}");
 }
 
 /// The child: build the client, note VmHWM, download, verify, note VmHWM again.

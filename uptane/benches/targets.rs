@@ -154,4 +154,8 @@ fn report(name: &str, value: Duration, floor: Duration) {
         value.as_secs_f64() * 1e3,
         floor.as_secs_f64() * 1e3
     );
+    let (value, floor) = (value.as_secs_f64() * 1e3, floor.as_secs_f64() * 1e3);
+    let line = serde_json::json!({"figure": name, "value": value, "unit": "ms", "baseline": floor,
+        "ratio": ratio, "goal": "<= 1.5"});
+    println!("BENCH {line}");
 }
