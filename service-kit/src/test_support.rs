@@ -49,13 +49,20 @@ pub struct TempDatabase {
 
 impl TempDatabase {
     pub fn create(admin: &str) -> TempDatabase {
+        TempDatabase::try_create(admin).unwrap()
+    }
+
+    /// A fresh database on the server `admin` connects to, or why there is none.
+    pub fn try_create(admin: &str) -> Result<TempDatabase, String> {
         let mut raw = [0u8; 8];
-        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut raw).unwrap();
+        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut raw)
+            .map_err(|_| "no randomness for a database name".to_owned())?;
         let name = format!("t_{}", hex::encode(raw));
-        let mut conn = PgConnection::establish(admin).unwrap();
-        conn.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+        let mut conn = PgConnection::establish(admin).map_err(|e| format!("{admin}: {e}"))?;
+        conn.batch_execute(&format!("CREATE DATABASE {name}"))
+            .map_err(|e| format!("{admin}: creating database {name}: {e}"))?;
         let base = admin.rsplit_once('/').map_or(admin, |(base, _)| base);
-        TempDatabase { admin: admin.into(), url: format!("{base}/{name}"), name }
+        Ok(TempDatabase { admin: admin.into(), url: format!("{base}/{name}"), name })
     }
 }
 
