@@ -87,8 +87,8 @@ pub fn compromised_director(system: &System, vehicle: &mut Vehicle) -> Result<St
 fn print(report: &CycleReport) {
     match report.result {
         Outcome::Rejected => println!(
-            "   the Primary refused the bundle at step {:?}: {} [{}]",
-            report.step,
+            "   the Primary refused the bundle at its {} step: {} [{}]",
+            report.step.map_or("unknown".into(), |step| format!("{step:?}").to_lowercase()),
             report.error.as_deref().unwrap_or_default(),
             report.attack.as_deref().unwrap_or("no attack label")
         ),
