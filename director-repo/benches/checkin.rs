@@ -116,7 +116,13 @@ fn main() {
     let mut best: Option<Round> = None;
     for chunk in manifests.chunks(checkins.div_ceil(ROUNDS)) {
         let round = measure(&state, chunk, &operations);
-        eprintln!("round: {round:?}");
+        eprintln!(
+            "  round: {:.0} check-ins/s, handler {:.0} us, signatures {:.0} us, ratio {:.2}",
+            round.per_second,
+            round.handler_ns / 1e3,
+            round.signatures_ns / 1e3,
+            round.ratio()
+        );
         if best.as_ref().is_none_or(|b| round.ratio() < b.ratio()) {
             best = Some(round);
         }
