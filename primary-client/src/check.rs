@@ -11,7 +11,6 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uptane::director::{Scope, Vehicle};
-use uptane::metadata::Hashes;
 use uptane::names::{EcuSerial, TargetPath};
 use uptane::repository::{DirStore, Rules, Updater, write_atomically};
 use uptane::verification::{Installed, InstalledImages, verify_full};
@@ -75,14 +74,7 @@ impl CheckReport {
 /// The installed images, as persisted under the metadata directory.
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct InstalledFile {
-    ecus: BTreeMap<EcuSerial, InstalledRecord>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct InstalledRecord {
-    path: String,
-    hashes: Hashes,
-    release_counter: u64,
+    ecus: InstalledImages,
 }
 
 const INSTALLED: &str = "installed.json";
@@ -110,20 +102,13 @@ fn run(options: &CheckOptions, now: DateTime<Utc>) -> Result<CheckReport> {
         Rules::uptane(),
     )?;
     let mut record = read_installed(md)?;
-    let installed: InstalledImages = record
-        .ecus
-        .iter()
-        .map(|(serial, r)| {
-            let installed = Installed {
-                path: r.path.clone(),
-                hashes: r.hashes.clone(),
-                release_counter: r.release_counter,
-            };
-            (serial.clone(), installed)
-        })
-        .collect();
-    let bundle =
-        verify_full(&mut director, &mut image, Scope::Vehicle(&options.vehicle), None, &installed)?;
+    let bundle = verify_full(
+        &mut director,
+        &mut image,
+        Scope::Vehicle(&options.vehicle),
+        None,
+        &record.ecus,
+    )?;
     if bundle.is_empty() {
         return Ok(CheckReport {
             result: CheckResult::NoUpdate,
@@ -142,7 +127,7 @@ fn run(options: &CheckOptions, now: DateTime<Utc>) -> Result<CheckReport> {
         download_target(&client, &url, path, &assignment.file, &dest)?;
         let counter = assignment.custom.release_counter.unwrap_or(0);
         for serial in assignment.ecus.keys() {
-            let entry = InstalledRecord {
+            let entry = Installed {
                 path: path.to_owned(),
                 hashes: assignment.file.hashes.clone(),
                 release_counter: counter,

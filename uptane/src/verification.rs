@@ -13,7 +13,7 @@ use crate::repository::{Fetch, Store, TrustedSet, Updater};
 
 /// What one ECU runs now: the image path, its hashes, and the release counter it was
 /// installed with (persisted by the ECU, for the rollback check A5).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Installed {
     pub path: String,
     pub hashes: Hashes,
