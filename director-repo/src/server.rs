@@ -63,11 +63,8 @@ fn spawn_resigner(state: web::Data<AppState>) {
         loop {
             actix_web::rt::time::sleep(interval).await;
             let task_state = state.clone();
-            match web::block(move || resign::resign_due(&task_state)).await {
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => tracing::error!(error = %e, "re-signing failed"),
-                Err(e) => tracing::error!(error = %e, "re-signing task failed"),
-            }
+            service_kit::background_round("re-signing", move || resign::resign_due(&task_state))
+                .await;
         }
     });
 }

@@ -51,11 +51,10 @@ fn spawn_resigner(state: web::Data<AppState>) {
     actix_web::rt::spawn(async move {
         loop {
             let task_state = state.clone();
-            match web::block(move || publish::resign_if_due(&task_state)).await {
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => tracing::error!(error = %e, "re-signing failed"),
-                Err(e) => tracing::error!(error = %e, "re-signing task failed"),
-            }
+            service_kit::background_round("re-signing", move || {
+                publish::resign_if_due(&task_state)
+            })
+            .await;
             actix_web::rt::time::sleep(interval).await;
         }
     });
