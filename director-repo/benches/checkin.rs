@@ -84,12 +84,7 @@ fn main() {
     root.add_key("targets", keys.targets.public_key()).unwrap();
     root.add_key("snapshot", keys.snapshot.public_key()).unwrap();
     root.add_key("timestamp", keys.timestamp.public_key()).unwrap();
-    let time = keys.time.public_key();
-    root.keys.insert(time.key_id().unwrap(), time.clone());
-    root.extra.insert(
-        uptane::time::TIME_KEYS_FIELD.into(),
-        json!({"keyids": [time.key_id().unwrap()], "threshold": 1}),
-    );
+    uptane::time::add_time_key(&mut root, keys.time.public_key()).unwrap();
     let root = SignedMetadata::new(root).sign_to_bytes(&[&root_key as &dyn Signer]).unwrap();
     director_repo::root::upload(&state, &root).unwrap();
 

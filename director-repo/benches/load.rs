@@ -124,12 +124,7 @@ fn main() {
     for (role, k) in ["targets", "snapshot", "timestamp"].iter().zip(&online) {
         root.add_key(role, k.public_key()).unwrap();
     }
-    let time = online[3].public_key();
-    root.keys.insert(time.key_id().unwrap(), time.clone());
-    root.extra.insert(
-        uptane::time::TIME_KEYS_FIELD.into(),
-        json!({"keyids": [time.key_id().unwrap()], "threshold": 1}),
-    );
+    uptane::time::add_time_key(&mut root, online[3].public_key()).unwrap();
     let root = SignedMetadata::new(root).sign_to_bytes(&[&root_key as &dyn Signer]).unwrap();
     let reply = admin
         .put(format!("{base}/api/v1/root"))

@@ -35,12 +35,7 @@ fn root_v2(world: &World, keys: &[PrivateKey; 4]) -> Root {
     for (role, key) in ["targets", "snapshot", "timestamp"].iter().zip(keys) {
         root.add_key(role, key.public_key()).unwrap();
     }
-    let time = keys[3].public_key();
-    root.keys.insert(time.key_id().unwrap(), time.clone());
-    root.extra.insert(
-        uptane::time::TIME_KEYS_FIELD.into(),
-        json!({"keyids": [time.key_id().unwrap()], "threshold": 1}),
-    );
+    uptane::time::add_time_key(&mut root, keys[3].public_key()).unwrap();
     root
 }
 

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::crypto::PublicKey;
 use crate::error::{Error, Result};
 use crate::metadata::{Envelope, RoleKeys, Root, tuf_time};
 
@@ -42,6 +43,14 @@ pub fn time_keys(root: &Root) -> Result<Option<RoleKeys>> {
 pub fn set_time_keys(root: &mut Root, keys: &RoleKeys) {
     let field = serde_json::json!({"keyids": keys.keyids, "threshold": keys.threshold});
     root.extra.insert(TIME_KEYS_FIELD.into(), field);
+}
+
+/// Lists `key` in the Root's `keys` and names it, alone, as the time attestation key.
+pub fn add_time_key(root: &mut Root, key: &PublicKey) -> Result<()> {
+    let key_id = key.key_id()?;
+    root.keys.insert(key_id.clone(), key.clone());
+    set_time_keys(root, &RoleKeys::new(vec![key_id], 1));
+    Ok(())
 }
 
 /// Verifies an attestation for the ECU that sent `nonce` and returns the new time. `previous`
@@ -84,10 +93,8 @@ mod tests {
     fn setup() -> (Root, PrivateKey) {
         let time_key = PrivateKey::ed25519_from_seed(&[5; 32]).unwrap();
         let mut root = Root::new(Utc::now() + Duration::days(365));
-        let keyid = time_key.key_id().to_owned();
-        root.keys.insert(keyid.clone(), time_key.public_key().clone());
-        set_time_keys(&mut root, &RoleKeys::new(vec![keyid.clone()], 1));
-        assert_eq!(time_keys(&root).unwrap().unwrap().keyids, [keyid]);
+        add_time_key(&mut root, time_key.public_key()).unwrap();
+        assert_eq!(time_keys(&root).unwrap().unwrap().keyids, [time_key.key_id()]);
         (root, time_key)
     }
 

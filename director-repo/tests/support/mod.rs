@@ -142,12 +142,7 @@ impl World {
         root.add_key("targets", self.keys.targets.public_key()).unwrap();
         root.add_key("snapshot", self.keys.snapshot.public_key()).unwrap();
         root.add_key("timestamp", self.keys.timestamp.public_key()).unwrap();
-        let time = self.keys.time.public_key();
-        root.keys.insert(time.key_id().unwrap(), time.clone());
-        root.extra.insert(
-            uptane::time::TIME_KEYS_FIELD.into(),
-            json!({"keyids": [time.key_id().unwrap()], "threshold": 1}),
-        );
+        uptane::time::add_time_key(&mut root, self.keys.time.public_key()).unwrap();
         root
     }
 

@@ -286,12 +286,7 @@ impl World {
         for (role, n) in [("root", 1), ("targets", 2), ("snapshot", 3), ("timestamp", 4)] {
             root.add_key(role, key(n).public_key()).unwrap();
         }
-        let time = key(5);
-        root.keys.insert(time.key_id().into(), time.public_key().clone());
-        root.extra.insert(
-            uptane::time::TIME_KEYS_FIELD.into(),
-            json!({"keyids": [time.key_id()], "threshold": 1}),
-        );
+        uptane::time::add_time_key(&mut root, key(5).public_key()).unwrap();
         let director_root = sign(root, &key(1));
         let (status, text) = director.put("/api/v1/root", &director_root);
         assert_eq!(status, 200, "{text}");

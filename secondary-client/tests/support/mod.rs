@@ -12,11 +12,11 @@ use serde_json::{Map, Value, json};
 use uptane::crypto::{PrivateKey, PublicKey, Signer};
 use uptane::manifest::{EcuVersionReport, verify_report};
 use uptane::metadata::{
-    EcuIdentifier, MetaFile, RoleKeys, Root, SignedMetadata, Snapshot, TargetCustom, TargetFile,
-    Targets, Timestamp, parse_time,
+    EcuIdentifier, MetaFile, Root, SignedMetadata, Snapshot, TargetCustom, TargetFile, Targets,
+    Timestamp, parse_time,
 };
 use uptane::names::{EcuSerial, HardwareId};
-use uptane::time::{TIME_KEYS_FIELD, TimeAttestation};
+use uptane::time::TimeAttestation;
 
 use canbus::uds::{ClientConfig, TransferTarget, UdsClient};
 use canbus::{CanLink, IsoTpSocket};
@@ -228,12 +228,7 @@ impl Fleet {
         let mut image = Repo::new("image", 10, |_| {});
         let time_public = time_key.public_key().clone();
         let mut director = Repo::new("director", 20, |root| {
-            let keyid = time_public.key_id().unwrap();
-            root.keys.insert(keyid.clone(), time_public);
-            root.extra.insert(
-                TIME_KEYS_FIELD.into(),
-                serde_json::to_value(RoleKeys::new(vec![keyid], 1)).unwrap(),
-            );
+            uptane::time::add_time_key(root, &time_public).unwrap();
         });
         image.targets.targets.insert(
             FACTORY.into(),
