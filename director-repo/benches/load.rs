@@ -171,6 +171,8 @@ fn main() {
                     }
                     let reply = agent.put(&manifest_url).send(&bytes[..]).unwrap();
                     assert_eq!(reply.status(), 200);
+                    // Read to the end, or the connection is not kept alive.
+                    reply.into_body().read_to_vec().unwrap();
                     let reply = agent.get(&timestamp_url).call().unwrap();
                     assert_eq!(reply.status(), 200);
                     reply.into_body().read_to_vec().unwrap();
