@@ -6,7 +6,6 @@
 //! statement.
 
 use diesel::prelude::*;
-use diesel::query_builder::BoxedSqlQuery;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sql_types::{BigInt, Nullable, Text};
 
@@ -15,11 +14,10 @@ use super::records::{
     AssignmentRow, DONE, EcuRow, FAILED, HoldRow, IN_FLIGHT, InstalledRow, ManifestRow, PENDING,
 };
 use super::schema::{assignments, ecus, installed_images, manifests, vehicle_holds};
+use super::statement::{Bind, Statement};
 use crate::assignment::Settlement;
 use crate::error::{Error, Rejection, Rejections as _, Result};
-use service_kit::db::{AnyConnection, Backend};
-
-type Sql = <AnyConnection as Connection>::Backend;
+use service_kit::db::Backend;
 
 /// A vehicle's ECUs and its open (pending or in flight) assignments, oldest first.
 #[derive(Debug, Clone)]
@@ -91,56 +89,6 @@ struct PollRow {
     reason: Option<String>,
 }
 
-/// A bind value of a statement built at run time.
-enum Bind {
-    Text(String),
-    NullableText(Option<String>),
-    BigInt(i64),
-}
-
-/// A statement built at run time with `?` placeholders, numbered for PostgreSQL.
-struct Statement {
-    backend: Backend,
-    sql: String,
-    binds: Vec<Bind>,
-}
-
-impl Statement {
-    fn new(backend: Backend) -> Statement {
-        Statement { backend, sql: String::new(), binds: Vec::new() }
-    }
-
-    fn sql(&mut self, text: &str) -> &mut Statement {
-        self.sql.push_str(text);
-        self
-    }
-
-    fn bind(&mut self, value: Bind) -> &mut Statement {
-        self.binds.push(value);
-        match self.backend {
-            Backend::Postgres => self.sql.push_str(&format!("${}", self.binds.len())),
-            Backend::Sqlite => self.sql.push('?'),
-        }
-        self
-    }
-
-    fn text(&mut self, value: &str) -> &mut Statement {
-        self.bind(Bind::Text(value.to_owned()))
-    }
-
-    fn query(self) -> BoxedSqlQuery<'static, Sql, diesel::query_builder::SqlQuery> {
-        let mut query = diesel::sql_query(self.sql).into_boxed::<Sql>();
-        for bind in self.binds {
-            query = match bind {
-                Bind::Text(value) => query.bind::<Text, _>(value),
-                Bind::NullableText(value) => query.bind::<Nullable<Text>, _>(value),
-                Bind::BigInt(value) => query.bind::<BigInt, _>(value),
-            };
-        }
-        query
-    }
-}
-
 /// Why a manifest's transaction rolled back.
 enum Abort {
     Failed(Error),
@@ -206,9 +154,8 @@ impl Db {
         if self.backend() == Backend::Postgres && changed_images.is_empty() && !settles {
             return self.record_checkin(manifest, counters);
         }
-        let mut update = Statement::new(self.backend());
+        let mut update = Statement::default();
         counters_update(&mut update, &manifest.vin, counters);
-        let update = update.query();
         let result = self.conn()?.transaction::<_, Abort, _>(|conn| {
             if update.execute(conn)? != counters.len() {
                 return Err(Abort::Changed);
@@ -267,7 +214,7 @@ impl Db {
     /// of four round trips. The manifest row's id is NULL (a NOT NULL violation, rolling the
     /// counters back) unless every ECU's row was still as read.
     fn record_checkin(&self, manifest: &ManifestRow, counters: &[CounterUpdate]) -> Result<bool> {
-        let mut statement = Statement::new(Backend::Postgres);
+        let mut statement = Statement::default();
         statement.sql("WITH counted AS (");
         counters_update(&mut statement, &manifest.vin, counters);
         statement
@@ -290,7 +237,7 @@ impl Db {
             .text(&manifest.outcome)
             .sql(", ")
             .text(&manifest.attacks);
-        match statement.query().execute(&mut self.conn()?) {
+        match statement.execute(&mut self.conn()?) {
             Ok(_) => Ok(true),
             Err(DieselError::DatabaseError(DatabaseErrorKind::NotNullViolation, _)) => Ok(false),
             Err(e) => Err(e.into()),
@@ -299,7 +246,7 @@ impl Db {
 
     /// Everything a poll of `vin` decides on, in one query.
     pub fn poll_state(&self, vin: &str) -> Result<PollState> {
-        let mut statement = Statement::new(self.backend());
+        let mut statement = Statement::default();
         statement
             .sql(
                 "SELECT r.v AS root_version, t.v AS timestamp_version, e.n AS ecu_count, a.id, \
@@ -318,7 +265,7 @@ impl Db {
             .sql(", ")
             .text(IN_FLIGHT)
             .sql(") ORDER BY a.created_at, a.id");
-        let rows = statement.query().load::<PollRow>(&mut self.conn()?)?;
+        let rows = statement.load::<PollRow>(&mut self.conn()?)?;
         let first = rows.first().ok_or_else(|| Error::Internal("the poll query: no row".into()))?;
         let mut state = PollState {
             root_version: first.root_version,

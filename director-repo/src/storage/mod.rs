@@ -8,6 +8,7 @@ mod provisioning;
 mod records;
 mod reporting;
 pub mod schema;
+mod statement;
 mod upkeep;
 
 pub use checkin::{CounterUpdate, Inventory, InventoryEcu, PollState};
