@@ -71,7 +71,7 @@ pub fn current(state: &AppState, vin: &str) -> Result<Arc<Bundle>> {
             && bundle.serves(epoch, Some(bundle.timestamp.version), &desired, now, min_left)
         {
             let bundle = Arc::new(bundle);
-            state.cache.put(vin, bundle.clone());
+            state.cache.put_newest(vin, bundle.clone());
             state.metrics.count_poll(Poll::Stored);
             return Ok(bundle);
         }
@@ -79,7 +79,7 @@ pub fn current(state: &AppState, vin: &str) -> Result<Arc<Bundle>> {
         if state.db.commit_bundle_issuing(&rows, &issuing)? {
             tracing::debug!(vin, version = bundle.timestamp.version, "signed per-vehicle metadata");
             let bundle = Arc::new(bundle);
-            state.cache.put(vin, bundle.clone());
+            state.cache.put_newest(vin, bundle.clone());
             state.metrics.count_poll(Poll::Signed);
             return Ok(bundle);
         }

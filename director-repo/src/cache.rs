@@ -1,8 +1,9 @@
-//! Signed per-vehicle bundles kept in memory (Targets, Snapshot and Timestamp bytes exactly as
-//! served), so a poll with nothing new costs no signature, no encoding and no metadata read:
-//! only the cheap queries that prove the bundle is still current (the root version, the
-//! vehicle's pending assignments, its latest timestamp version, which another process may have
-//! moved on).
+//! Per-vehicle state kept in memory, bounded. Chiefly the signed bundles (Targets, Snapshot
+//! and Timestamp bytes exactly as served), so a poll with nothing new costs no signature, no
+//! encoding and no metadata read: only the cheap query that proves the bundle is still current
+//! (the root version, the vehicle's pending assignments, its latest timestamp version, which
+//! another process may have moved on). Also the inventory of each vehicle's last check-in
+//! ([`crate::manifest::Known`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
@@ -61,41 +62,62 @@ impl Bundle {
     }
 }
 
-/// The bundles of up to `capacity` vehicles.
+/// Up to `capacity` values, one per vehicle. When full, an arbitrary vehicle's value makes
+/// room: whatever is kept here can be read back from the database.
 #[derive(Debug)]
-pub struct BundleCache {
-    bundles: RwLock<HashMap<String, Arc<Bundle>>>,
+pub struct VehicleCache<T> {
+    entries: RwLock<HashMap<String, T>>,
     capacity: usize,
 }
 
-impl BundleCache {
-    pub fn new(capacity: usize) -> BundleCache {
-        BundleCache { bundles: RwLock::new(HashMap::new()), capacity }
+/// The signed bundles kept per vehicle.
+pub type BundleCache = VehicleCache<Arc<Bundle>>;
+
+impl<T> VehicleCache<T> {
+    pub fn new(capacity: usize) -> VehicleCache<T> {
+        VehicleCache { entries: RwLock::new(HashMap::new()), capacity }
     }
 
-    pub fn get(&self, vin: &str) -> Option<Arc<Bundle>> {
-        self.bundles.read().unwrap_or_else(|e| e.into_inner()).get(vin).cloned()
+    pub fn get(&self, vin: &str) -> Option<T>
+    where
+        T: Clone,
+    {
+        self.entries.read().unwrap_or_else(|e| e.into_inner()).get(vin).cloned()
     }
 
-    /// Keeps `bundle` unless a newer one of the vehicle is already held. When full, an
-    /// arbitrary vehicle's bundle makes room (it is read back from the database when needed).
-    pub fn put(&self, vin: &str, bundle: Arc<Bundle>) {
+    /// Removes and returns the value of `vin`.
+    pub fn take(&self, vin: &str) -> Option<T> {
+        self.entries.write().unwrap_or_else(|e| e.into_inner()).remove(vin)
+    }
+
+    pub fn put(&self, vin: &str, value: T) {
+        self.put_unless(vin, value, |_| false);
+    }
+
+    /// Keeps `value` unless `keep_held` says the value held for `vin` is to stay.
+    fn put_unless(&self, vin: &str, value: T, keep_held: impl FnOnce(&T) -> bool) {
         if self.capacity == 0 {
             return;
         }
-        let mut bundles = self.bundles.write().unwrap_or_else(|e| e.into_inner());
-        if let Some(held) = bundles.get(vin)
-            && held.timestamp.version > bundle.timestamp.version
-        {
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        if entries.get(vin).is_some_and(keep_held) {
             return;
         }
-        if bundles.len() >= self.capacity
-            && !bundles.contains_key(vin)
-            && let Some(evicted) = bundles.keys().next().cloned()
+        if entries.len() >= self.capacity
+            && !entries.contains_key(vin)
+            && let Some(evicted) = entries.keys().next().cloned()
         {
-            bundles.remove(&evicted);
+            entries.remove(&evicted);
         }
-        bundles.insert(vin.to_owned(), bundle);
+        entries.insert(vin.to_owned(), value);
+    }
+}
+
+impl BundleCache {
+    /// Keeps `bundle` unless a newer one of the vehicle is already held.
+    pub fn put_newest(&self, vin: &str, bundle: Arc<Bundle>) {
+        let version = bundle.timestamp.version;
+        self.put_unless(vin, bundle, |held| held.timestamp.version > version);
     }
 }
 
@@ -137,13 +159,15 @@ mod tests {
     fn never_replaces_a_newer_bundle_and_stays_bounded() {
         let cache = BundleCache::new(2);
         let later = Utc::now() + Duration::days(1);
-        cache.put("A", bundle(5, later));
-        cache.put("A", bundle(4, later));
+        cache.put_newest("A", bundle(5, later));
+        cache.put_newest("A", bundle(4, later));
         assert_eq!(cache.get("A").map(|b| b.timestamp.version), Some(5));
-        cache.put("B", bundle(1, later));
-        cache.put("C", bundle(1, later));
+        cache.put_newest("B", bundle(1, later));
+        cache.put_newest("C", bundle(1, later));
         let held = ["A", "B", "C"].iter().filter(|v| cache.get(v).is_some()).count();
         assert_eq!(held, 2);
         assert!(cache.get("C").is_some());
+        assert!(cache.take("C").is_some());
+        assert!(cache.get("C").is_none(), "taken");
     }
 }

@@ -8,7 +8,7 @@ use ring::rand::SecureRandom;
 pub(crate) use service_kit::sha256;
 use subtle::ConstantTimeEq;
 
-use crate::cache::BundleCache;
+use crate::cache::{BundleCache, VehicleCache};
 use crate::config::Config;
 use crate::error::{Error, Rejection, Rejections as _, Result};
 use crate::image_repo::ImageRepo;
@@ -36,6 +36,8 @@ pub struct AppState {
     pub db: Db,
     pub metrics: Arc<Metrics>,
     pub cache: BundleCache,
+    /// The inventory each vehicle's last manifest was judged against, as it left it.
+    pub inventories: VehicleCache<crate::manifest::Known>,
     /// The Image repository, read as a verifying client (none configured: no assignments).
     pub image_repo: Option<ImageRepo>,
     ring: Mutex<KeyRing>,
@@ -70,6 +72,7 @@ impl AppState {
             db,
             metrics,
             cache: BundleCache::new(config.cached_vehicles),
+            inventories: VehicleCache::new(config.cached_vehicles),
             ring: Mutex::new(ring),
             active: RwLock::new(Active {
                 root_version: None,

@@ -104,7 +104,8 @@ pub struct Config {
     /// counted). Accepted manifests are all kept.
     #[arg(long, env = "DIRECTOR_REPO_MAX_REFUSED_MANIFESTS", default_value_t = 50)]
     pub max_refused_manifests: u32,
-    /// Vehicles whose signed metadata is kept in memory.
+    /// Vehicles whose signed metadata, and the inventory their last manifest left, are kept in
+    /// memory.
     #[arg(long, env = "DIRECTOR_REPO_CACHED_VEHICLES", default_value_t = 100_000)]
     pub cached_vehicles: usize,
     /// Base URL of the Image repository (`URL/metadata/N.root.json`, ...). The Director reads

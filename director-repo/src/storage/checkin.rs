@@ -1,9 +1,9 @@
 //! The queries of a vehicle's check-in, its manifest in and its timestamp out, kept to few
 //! round trips: on a busy Director each one costs both processes a context switch, and those,
-//! not the queries, dominate. A manifest reads the vehicle's inventory once (ECUs with what
-//! they run, the open assignments) in one statement and is applied in one transaction whose
-//! anti-replay update is one statement; a poll reads everything it decides on in one
-//! statement.
+//! not the queries, dominate. A manifest reads the vehicle's inventory (ECUs with what they
+//! run, the open assignments) in one statement, or not at all when the process remembers it,
+//! and is applied in one transaction (on PostgreSQL usually one statement) that first checks
+//! the inventory is still as read; a poll reads everything it decides on in one statement.
 
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
@@ -26,6 +26,23 @@ pub struct Inventory {
     pub open: Vec<AssignmentRow>,
 }
 
+impl Inventory {
+    /// The open assignments as `id:status`, by id, comma-separated: what the database must
+    /// still hold for a manifest judged against this inventory to be applied.
+    fn open_fingerprint(&self) -> String {
+        let open: Vec<String> =
+            self.open_ids().into_iter().map(|(id, status)| format!("{id}:{status}")).collect();
+        open.join(",")
+    }
+
+    /// The open assignments as (id, status), by id.
+    fn open_ids(&self) -> Vec<(String, String)> {
+        let mut open: Vec<_> = self.open.iter().map(|a| (a.id.clone(), a.status.clone())).collect();
+        open.sort_unstable();
+        open
+    }
+}
+
 /// One ECU of the inventory and what it last reported installed.
 #[derive(Debug, Clone)]
 pub struct InventoryEcu {
@@ -34,9 +51,9 @@ pub struct InventoryEcu {
 }
 
 /// One ECU's anti-replay state after an accepted report, and the row it was checked against:
-/// the update applies only while the row still holds the counter, key and hardware id read,
-/// so a manifest applied or an ECU re-provisioned meanwhile sends this one back to be checked
-/// again.
+/// the update applies only while the row still holds the counter, key, hardware id and role
+/// read, so a manifest applied or an ECU re-provisioned meanwhile sends this one back to be
+/// checked again.
 #[derive(Debug, Clone)]
 pub struct CounterUpdate {
     pub serial: String,
@@ -45,6 +62,7 @@ pub struct CounterUpdate {
     pub seen_counter: Option<i64>,
     pub seen_key_id: String,
     pub seen_hardware_id: String,
+    pub seen_is_primary: i16,
 }
 
 /// What a poll decides on: the newest root, the vehicle's newest timestamp, whether the
@@ -134,30 +152,43 @@ impl Db {
         Ok(inventory)
     }
 
-    /// Applies a verified manifest in one transaction: the anti-replay counters of every ECU
-    /// (one statement, applied only if no ECU changed since [`Self::inventory`] was read), the
-    /// installed images that changed, the `settlement` of the `open` assignments read with the
-    /// inventory (each applied only if the assignment did not change meanwhile; a partial
-    /// installation also holds the vehicle), and the manifest itself. Returns false, with
-    /// nothing applied, when an ECU changed meanwhile.
+    /// Applies a manifest verified against `inventory` in one transaction, only if the
+    /// database still holds that inventory (every ECU row as read, no ECU added, the same open
+    /// assignments): the anti-replay counters of every ECU (one statement), the installed
+    /// images that changed, the `settlement` of the open assignments (a partial installation
+    /// also holds the vehicle), and the manifest itself. Returns false, with nothing applied,
+    /// when the inventory changed: however old it is, a manifest is applied only against the
+    /// inventory as it stands.
     pub fn apply_manifest(
         &self,
         manifest: &ManifestRow,
         counters: &[CounterUpdate],
         changed_images: &[InstalledRow],
-        open: &[AssignmentRow],
+        inventory: &Inventory,
         settlement: &Settlement,
     ) -> Result<bool> {
         let settles = !settlement.done.is_empty()
             || !settlement.failed.is_empty()
             || settlement.partial.is_some();
         if self.backend() == Backend::Postgres && changed_images.is_empty() && !settles {
-            return self.record_checkin(manifest, counters);
+            return self.record_checkin(manifest, counters, inventory);
         }
         let mut update = Statement::default();
         counters_update(&mut update, &manifest.vin, counters);
+        let open = &inventory.open;
         let result = self.conn()?.transaction::<_, Abort, _>(|conn| {
             if update.execute(conn)? != counters.len() {
+                return Err(Abort::Changed);
+            }
+            let ecu_count: i64 =
+                ecus::table.filter(ecus::vin.eq(&manifest.vin)).count().get_result(conn)?;
+            let open_now: Vec<(String, String)> = assignments::table
+                .filter(assignments::vin.eq(&manifest.vin))
+                .filter(assignments::status.eq(PENDING).or(assignments::status.eq(IN_FLIGHT)))
+                .select((assignments::id, assignments::status))
+                .order(assignments::id)
+                .load(conn)?;
+            if ecu_count != counters.len() as i64 || open_now != inventory.open_ids() {
                 return Err(Abort::Changed);
             }
             for row in changed_images {
@@ -211,9 +242,15 @@ impl Db {
 
     /// [`Self::apply_manifest`] on PostgreSQL for the usual check-in, one that only moves the
     /// counters on and is recorded: one statement, atomic on its own, instead of a transaction
-    /// of four round trips. The manifest row's id is NULL (a NOT NULL violation, rolling the
-    /// counters back) unless every ECU's row was still as read.
-    fn record_checkin(&self, manifest: &ManifestRow, counters: &[CounterUpdate]) -> Result<bool> {
+    /// of several round trips. The manifest row's id is NULL (a NOT NULL violation, rolling
+    /// the counters back) unless the inventory is still as read.
+    fn record_checkin(
+        &self,
+        manifest: &ManifestRow,
+        counters: &[CounterUpdate],
+        inventory: &Inventory,
+    ) -> Result<bool> {
+        let ecu_count = counters.len() as i64;
         let mut statement = Statement::default();
         statement.sql("WITH counted AS (");
         counters_update(&mut statement, &manifest.vin, counters);
@@ -222,7 +259,22 @@ impl Db {
                 " RETURNING 1) INSERT INTO manifests (id, vin, received_at, body, bytes_hex, \
                  outcome, attacks) SELECT CASE WHEN (SELECT count(*) FROM counted) = ",
             )
-            .bind(Bind::BigInt(counters.len() as i64))
+            .bind(Bind::BigInt(ecu_count))
+            .sql(" AND (SELECT count(*) FROM ecus WHERE vin = ")
+            .text(&manifest.vin)
+            .sql(") = ")
+            .bind(Bind::BigInt(ecu_count))
+            .sql(
+                " AND (SELECT coalesce(string_agg(id || ':' || status, ',' ORDER BY id COLLATE \
+                 \"C\"), '') FROM assignments WHERE vin = ",
+            )
+            .text(&manifest.vin)
+            .sql(" AND status IN (")
+            .text(PENDING)
+            .sql(", ")
+            .text(IN_FLIGHT)
+            .sql(")) = ")
+            .text(&inventory.open_fingerprint())
             .sql(" THEN ")
             .text(&manifest.id)
             .sql(" END, ")
@@ -321,6 +373,8 @@ fn counters_update(statement: &mut Statement, vin: &str, counters: &[CounterUpda
             .text(&update.seen_key_id)
             .sql(" AND hardware_id = ")
             .text(&update.seen_hardware_id)
+            .sql(" AND is_primary = ")
+            .bind(Bind::SmallInt(update.seen_is_primary))
             .sql(" AND last_counter ");
         match update.seen_counter {
             Some(counter) => statement.sql("= ").bind(Bind::BigInt(counter)),

@@ -7,7 +7,7 @@
 use diesel::QueryResult;
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
-use diesel::sql_types::{BigInt, Nullable, Text, Untyped};
+use diesel::sql_types::{BigInt, Nullable, SmallInt, Text, Untyped};
 
 use service_kit::db::AnyConnection;
 
@@ -18,6 +18,7 @@ pub enum Bind {
     Text(String),
     NullableText(Option<String>),
     BigInt(i64),
+    SmallInt(i16),
 }
 
 enum Part {
@@ -70,6 +71,7 @@ impl QueryFragment<Sql> for Statement {
                     out.push_bind_param::<Nullable<Text>, _>(value)?
                 }
                 Part::Bind(Bind::BigInt(value)) => out.push_bind_param::<BigInt, _>(value)?,
+                Part::Bind(Bind::SmallInt(value)) => out.push_bind_param::<SmallInt, _>(value)?,
             }
         }
         Ok(())

@@ -6,18 +6,20 @@
 //! campaigns whose assignments settled may then advance. Every manifest is recorded with its
 //! outcome, refused ones included; a refused one changes nothing else.
 
+mod inventory;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 use serde_json::{Value, json};
-use uptane::crypto::PublicKey;
-use uptane::manifest::{EcuKeys, EcuVersionReport, verify_manifest};
+use uptane::manifest::{EcuVersionReport, verify_manifest};
 use uptane::names::{EcuSerial, Vin};
 
 use crate::assignment::{EcuOutcome, settle};
 use crate::error::{Error, Rejection, Rejections as _, Result};
 use crate::state::AppState;
-use crate::storage::{CounterUpdate, InstalledRow, Inventory, InventoryEcu, ManifestRow};
+use crate::storage::{CounterUpdate, InstalledRow, InventoryEcu, ManifestRow};
+pub use inventory::Known;
 
 /// What an accepted manifest did.
 #[derive(Debug, Clone, Serialize)]
@@ -66,10 +68,28 @@ pub fn receive(state: &AppState, vin: &str, bytes: &[u8]) -> Result<Receipt> {
 /// applied (another manifest of the vehicle, or a re-provisioned ECU).
 const ATTEMPTS: usize = 4;
 
+/// Judges the manifest against the inventory remembered from the vehicle's last check-in, or
+/// else as read, and applies it while the database still holds that inventory. A manifest
+/// refused against a remembered inventory is judged again against the database.
 fn apply(state: &AppState, vin: &str, bytes: &[u8], row: &mut ManifestRow) -> Result<Receipt> {
+    let mut remembered = state.inventories.take(vin);
     for _ in 0..ATTEMPTS {
-        if let Some(receipt) = try_apply(state, vin, bytes, row)? {
-            return Ok(receipt);
+        let from_memory = remembered.is_some();
+        let mut known = match remembered.take() {
+            Some(known) => known,
+            None => Known::read(state, vin)?,
+        };
+        match try_apply(state, vin, bytes, row, &known) {
+            Ok(Some(Applied { receipt, counters_only })) => {
+                if let Some(counters) = counters_only {
+                    known.advance(&counters);
+                    state.inventories.put(vin, known);
+                }
+                return Ok(receipt);
+            }
+            Ok(None) | Err(Error::Rejected(_)) if from_memory => {}
+            Ok(None) => {}
+            Err(e) => return Err(e),
         }
     }
     Err(Rejection::conflict(
@@ -79,33 +99,27 @@ fn apply(state: &AppState, vin: &str, bytes: &[u8], row: &mut ManifestRow) -> Re
     .into())
 }
 
-/// Verifies the manifest against the inventory as read once, and applies it unless that
-/// inventory changed meanwhile (`None`).
+/// An applied manifest: its receipt, and its counter updates when they were all it changed
+/// besides being recorded.
+struct Applied {
+    receipt: Receipt,
+    counters_only: Option<Vec<CounterUpdate>>,
+}
+
+/// Verifies the manifest against `known`, and applies it unless the database no longer holds
+/// that inventory (`None`).
 fn try_apply(
     state: &AppState,
     vin: &str,
     bytes: &[u8],
     row: &mut ManifestRow,
-) -> Result<Option<Receipt>> {
-    let Inventory { ecus: inventory, open } = state.db.inventory(vin)?;
-    if inventory.is_empty() {
-        // Every registered vehicle has its Primary: this one is not registered.
-        return Err(Rejection::unknown_vehicle(vin).into());
-    }
-    let mut keys = EcuKeys::new();
-    for InventoryEcu { ecu, .. } in &inventory {
-        let key: PublicKey = serde_json::from_str(&ecu.public_key)
-            .map_err(|e| Error::Internal(format!("stored key of {}: {e}", ecu.serial)))?;
-        keys.insert(EcuSerial::new(ecu.serial.as_str())?, key);
-    }
-    let primary = inventory
-        .iter()
-        .find(|e| e.ecu.is_primary == 1)
-        .ok_or_else(|| Error::Internal(format!("{vin} has no Primary ECU")))?;
+    known: &Known,
+) -> Result<Option<Applied>> {
+    let inventory = &known.inventory.ecus;
+    let open = &known.inventory.open;
     let vin_name = Vin::new(vin)?;
-    let primary = EcuSerial::new(primary.ecu.serial.as_str())?;
     let (manifest, reports) =
-        verify_manifest(bytes, &vin_name, &primary, &keys).map_err(rejection)?;
+        verify_manifest(bytes, &vin_name, &known.primary, &known.keys).map_err(rejection)?;
 
     let mut counters = Vec::with_capacity(reports.len());
     let mut changed = Vec::new();
@@ -115,7 +129,7 @@ fn try_apply(
         attacks.insert("vehicle".into(), json!({ "attacks_detected": manifest.attacks_detected }));
     }
     for (serial, report) in &reports {
-        let held = check_report(serial, report, &inventory)?;
+        let held = check_report(serial, report, inventory)?;
         counters.push(fresh_counter(serial, report, &held.ecu)?);
         let image = InstalledRow {
             ecu_serial: serial.to_string(),
@@ -151,8 +165,8 @@ fn try_apply(
     }
     row.attacks = Value::Object(attacks.clone()).to_string();
     row.outcome = "accepted".into();
-    let settlement = settle(&open, &outcomes);
-    if !state.db.apply_manifest(row, &counters, &changed, &open, &settlement)? {
+    let settlement = settle(open, &outcomes);
+    if !state.db.apply_manifest(row, &counters, &changed, &known.inventory, &settlement)? {
         tracing::debug!(vin, "the inventory changed while a manifest was applied; again");
         return Ok(None);
     }
@@ -185,7 +199,9 @@ fn try_apply(
             tracing::error!(campaign, error = %e, "advancing a campaign");
         }
     }
-    Ok(Some(Receipt {
+    let counters_only = (changed.is_empty() && settled.is_empty() && settlement.partial.is_none())
+        .then_some(counters);
+    let receipt = Receipt {
         manifest_id: row.id.clone(),
         completed: settlement.done,
         failed: settlement
@@ -195,7 +211,8 @@ fn try_apply(
             .collect(),
         partial_installation: settlement.partial,
         attacks: Value::Object(attacks),
-    }))
+    };
+    Ok(Some(Applied { receipt, counters_only }))
 }
 
 /// The report's own serial and hardware id must match the inventory, and the nonce must be a
@@ -259,6 +276,7 @@ fn fresh_counter(
         seen_counter: ecu.last_counter,
         seen_key_id: ecu.key_id.clone(),
         seen_hardware_id: ecu.hardware_id.clone(),
+        seen_is_primary: ecu.is_primary,
     })
 }
 
