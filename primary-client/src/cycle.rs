@@ -17,10 +17,9 @@ use serde::Serialize;
 use serde_json::Value;
 use uptane::crypto::PrivateKey;
 use uptane::director::{Assignment, Scope, Vehicle};
-use uptane::metadata::{Root, SignedMetadata};
 use uptane::names::EcuSerial;
-use uptane::repository::{Rules, Store, Updater};
-use uptane::time::verify_attestation;
+use uptane::repository::{Rules, Updater};
+use uptane::time::{time_keys, verify_attestation};
 use uptane::verification::{Bundle, verify_full};
 use uptane::{Error, Result};
 
@@ -322,17 +321,30 @@ impl Cycle<'_> {
         self.state.installed.insert(serial.clone(), reported);
     }
 
-    /// Verifies the attestation with the trusted Director Root (the time key it names), for
-    /// the Primary's nonce, never earlier than the last accepted time; persists it.
+    /// Verifies the attestation for the Primary's nonce with the newest Director Root (the time
+    /// key it names), never earlier than the last accepted time; persists it. The Root chain
+    /// is walked first, as the newest Root's time key may have signed the attestation. When
+    /// that walk changes the time key, the last accepted time is forgotten (TM-5, BP 3.1.1.4):
+    /// a compromised old key may have pushed the clock ahead, and only the new key vouches now.
     fn verify_time(&mut self, attestation: &[u8], nonce: &str) -> Result<DateTime<Utc>> {
-        let root_bytes = self
-            .primary
-            .store("director")?
-            .load("root.json")?
-            .ok_or_else(|| Error::NotFound { what: "trusted Director root.json".into() })?;
-        let root = SignedMetadata::<Root>::from_bytes(&root_bytes, "root")?.signed;
+        let p = self.primary;
         let previous = self.state.time.map(|t| t.latest);
-        let time = verify_attestation(attestation, &root, nonce, previous)?;
+        let at = previous.unwrap_or_else(Utc::now);
+        let mut director =
+            Updater::new(p.director.metadata(), p.store("director")?, at, p.rules.clone())?;
+        let before = time_keys(director.trusted().root().meta())?;
+        director.rotate_root()?;
+        let root = director.trusted().root().meta();
+        if time_keys(root)? != before {
+            tracing::warn!(
+                root = root.version,
+                "the Director Root rotated the time key: the clock restarts from the next attestation"
+            );
+            self.state.time = None;
+            self.save()?;
+        }
+        let previous = self.state.time.map(|t| t.latest);
+        let time = verify_attestation(attestation, root, nonce, previous)?;
         self.state.time = Some(AttestedTime { latest: time, previous: previous.unwrap_or(time) });
         self.report.time = Some(uptane::metadata::format_time(time));
         self.save()?;

@@ -201,6 +201,30 @@ fn an_old_time_is_refused_as_freeze() {
     assert_eq!(state.attacks[0].code.as_deref(), Some("freeze"));
 }
 
+/// TM-5: a stolen time key pushed the Primary's clock a year ahead, so every attestation is
+/// refused as freeze. The operator rotates the time key in Director root 2: the Primary walks
+/// to root 2 before it checks the attestation the new key signed, forgets the time the old
+/// key vouched for, and updates again.
+#[test]
+fn a_rotated_time_key_restarts_the_clock() {
+    let (tcu, _) = images();
+    let world = World::new(&[(TCU, &tcu, PRIMARY)]);
+    let primary = world.primary();
+    let mut state = PrimaryState::load(&world.state_dir()).unwrap();
+    let ahead = chrono::Utc::now() + chrono::Duration::days(365);
+    state.time = Some(primary_client::state::AttestedTime { latest: ahead, previous: ahead });
+    state.save(&world.state_dir()).unwrap();
+    let report = cycle(&primary, &mut []);
+    assert_eq!((report.step, report.attack.as_deref()), (Some(Step::Time), Some("freeze")));
+
+    world.rotate_time_key(&world::key(55));
+    let report = cycle(&primary, &mut []);
+    assert_eq!(report.result, Outcome::Updated, "{report:?}");
+    let time = PrimaryState::load(&world.state_dir()).unwrap().time.unwrap().latest;
+    assert!((chrono::Utc::now() - time).num_minutes().abs() < 5, "the clock restarted: {time}");
+    assert!(world.state_dir().join("director/roots/2.root.json").exists(), "trusts root 2");
+}
+
 /// A Secondary off the bus is left out of the manifest (so the Director, missing its report,
 /// refuses the manifest and says why) and named in the status; the Primary and the other
 /// Secondary still get their images, and the partial one no image it was not assigned.

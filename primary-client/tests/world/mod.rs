@@ -330,6 +330,20 @@ impl World {
         }
     }
 
+    /// The operator replaces the Director's time key by `new` in root 2, signed by the
+    /// unchanged root key, after installing the key file beside the service.
+    pub fn rotate_time_key(&self, new: &PrivateKey) {
+        let keys = self.director_config.data_dir.join("keys");
+        std::fs::write(keys.join("time-2.pem"), new.to_pem()).unwrap();
+        let mut root =
+            SignedMetadata::<Root>::from_bytes(&self.director_root, "root").unwrap().signed;
+        root.keys.remove(key(5).key_id());
+        uptane::time::add_time_key(&mut root, new.public_key()).unwrap();
+        root.version = 2;
+        let (status, text) = self.director.put("/api/v1/root", &sign(root, &key(1)));
+        assert_eq!(status, 200, "{text}");
+    }
+
     /// The Director's view of the vehicle (admin API).
     pub fn vehicle_state(&self) -> Value {
         self.director.get(&format!("/api/v1/vehicles/{VIN}"))

@@ -83,6 +83,14 @@ impl<F: Fetch, S: Store> Updater<F, S> {
     }
 
     fn update_root(&mut self) -> Result<()> {
+        self.rotate_root()?;
+        self.set.check_root_fresh()
+    }
+
+    /// Walks the Root chain (R1, R2, R4), trusting and persisting each newer Root, without
+    /// judging the final one's expiry: what a Primary does before it verifies a time
+    /// attestation, which the newest Root's time key may have signed.
+    pub fn rotate_root(&mut self) -> Result<()> {
         let limit = self.set.rules().max_root_bytes;
         for _ in 0..self.set.rules().max_root_rotations {
             let name = format!("{}.root.json", self.set.root().version + 1);
@@ -98,7 +106,7 @@ impl<F: Fetch, S: Store> Updater<F, S> {
                 self.store.remove("snapshot.json")?;
             }
         }
-        self.set.check_root_fresh()
+        Ok(())
     }
 
     fn update_timestamp(&mut self) -> Result<TimestampUpdate> {
