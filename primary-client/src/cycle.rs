@@ -130,6 +130,8 @@ struct Cycle<'a> {
     report: CycleReport,
     step: Step,
     hook: StepHook<'a>,
+    /// Whether this cycle walked the Director Root chain to a newer Root.
+    director_root_rotated: bool,
 }
 
 impl Primary {
@@ -144,8 +146,14 @@ impl Primary {
             Ok(state) => state,
             Err(e) => return failed(CycleReport::new(), Step::Reports, &e),
         };
-        let mut cycle =
-            Cycle { primary: self, state, report: CycleReport::new(), step: Step::Reports, hook };
+        let mut cycle = Cycle {
+            primary: self,
+            state,
+            report: CycleReport::new(),
+            step: Step::Reports,
+            hook,
+            director_root_rotated: false,
+        };
         match cycle.run(secondaries) {
             Ok(()) => cycle.report,
             Err(error) => {
@@ -235,9 +243,7 @@ impl Cycle<'_> {
             // The Secondaries still get the time (Standard 5.4.2.5).
             self.enter(Step::Distribute)?;
             for secondary in secondaries.iter_mut() {
-                if let Err(e) = secondary.send_time(&attestation) {
-                    self.secondary_failed(secondary.serial(), &e);
-                }
+                self.distribute(secondary.as_mut(), &attestation, &metadata, false, &[]);
             }
             return self.save();
         }
@@ -247,7 +253,7 @@ impl Cycle<'_> {
 
         self.enter(Step::Distribute)?;
         for secondary in secondaries.iter_mut() {
-            self.distribute(secondary.as_mut(), &attestation, &metadata, &images);
+            self.distribute(secondary.as_mut(), &attestation, &metadata, true, &images);
         }
         self.save()?;
 
@@ -332,9 +338,13 @@ impl Cycle<'_> {
         let at = previous.unwrap_or_else(Utc::now);
         let mut director =
             Updater::new(p.director.metadata(), p.store("director")?, at, p.rules.clone())?;
-        let before = time_keys(director.trusted().root().meta())?;
+        let (version, before) = {
+            let root = director.trusted().root().meta();
+            (root.version, time_keys(root)?)
+        };
         director.rotate_root()?;
         let root = director.trusted().root().meta();
+        self.director_root_rotated = root.version != version;
         if time_keys(root)? != before {
             tracing::warn!(
                 root = root.version,
@@ -413,20 +423,21 @@ impl Cycle<'_> {
         Ok(images)
     }
 
-    /// Hands one Secondary the time, the metadata its mode needs, and its image if it has one.
-    /// A failure stops this Secondary's exchange only.
+    /// Hands one Secondary the time, the metadata its mode needs when there is an `update`,
+    /// and its image if it has one. A failure stops this Secondary's exchange only.
     fn distribute(
         &mut self,
         secondary: &mut dyn Secondary,
         attestation: &[u8],
         metadata: &MetadataBundle,
+        update: bool,
         images: &[(Assignment, PathBuf)],
     ) {
         let serial = secondary.serial().clone();
         let own = images.iter().find(|(a, _)| a.ecus.contains_key(&serial));
-        let result = secondary
-            .send_time(attestation)
-            .and_then(|()| secondary.send_metadata(&metadata.for_mode(secondary.verification())))
+        let metadata = metadata.for_mode(secondary.verification());
+        let result = self
+            .send_time_and_metadata(secondary, attestation, &metadata, update)
             .and_then(|()| match own {
                 Some((assignment, file)) => self.send_image(secondary, assignment, file),
                 None => Ok(()),
@@ -434,6 +445,31 @@ impl Cycle<'_> {
         if let Err(e) = result {
             self.secondary_failed(&serial, &e);
         }
+    }
+
+    /// The time may be signed by a key only a newer Director Root names (TM-5): after this
+    /// cycle walked to a newer Root the metadata goes first. Otherwise the time goes first, and
+    /// a refused time does not hold an update's metadata back: the Secondary judges it at its
+    /// own time, and one that missed a Root rotation catches up this way.
+    fn send_time_and_metadata(
+        &mut self,
+        secondary: &mut dyn Secondary,
+        attestation: &[u8],
+        metadata: &MetadataBundle,
+        update: bool,
+    ) -> Result<()> {
+        if self.director_root_rotated {
+            secondary.send_metadata(metadata)?;
+            return secondary.send_time(attestation);
+        }
+        let time = secondary.send_time(attestation);
+        if !update {
+            return time;
+        }
+        if let Err(e) = &time {
+            self.secondary_failed(secondary.serial(), e);
+        }
+        secondary.send_metadata(metadata)
     }
 
     fn send_image(

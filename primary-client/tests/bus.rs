@@ -159,6 +159,18 @@ fn a_vehicle_with_a_full_and_a_partial_secondary_installs_a_bundle() {
     assert_eq!(completed, Some(3), "{report:?}");
     let report = run();
     assert_eq!(report.result, Outcome::NoUpdate, "{report:?}");
+
+    // The operator rotates the Director's time key (root 2). The Primary walks to root 2 and
+    // hands it to the Secondaries before the time the new key signed: they restart their
+    // clocks (TM-5) and take that time, no refusal, no attack reported.
+    world.rotate_time_key(&key(55));
+    for _ in 0..2 {
+        let report = run();
+        assert_eq!(report.result, Outcome::NoUpdate, "{report:?}");
+        assert!(report.secondary_errors.is_empty(), "{report:?}");
+        let attacks = &report.manifest.as_ref().unwrap()["attacks"];
+        assert_eq!(attacks, &serde_json::json!({}), "{report:?}");
+    }
     drop(channels);
 
     let ecus = bus.stop();
@@ -166,5 +178,6 @@ fn a_vehicle_with_a_full_and_a_partial_secondary_installs_a_bundle() {
         let running = ecu.running().unwrap();
         assert_eq!(running.image.filepath, path);
         assert_eq!(running.image.fileinfo.length, image.len() as u64);
+        assert!((Utc::now() - ecu.time()).num_minutes() < 5, "attested by the new key");
     }
 }

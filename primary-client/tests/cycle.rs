@@ -225,6 +225,23 @@ fn a_rotated_time_key_restarts_the_clock() {
     assert!(world.state_dir().join("director/roots/2.root.json").exists(), "trusts root 2");
 }
 
+/// A Secondary that refuses the time still gets the update's metadata, which it judges at its
+/// own time (and through which one that missed a time-key rotation catches up), and its
+/// image; the refusal is named in the status.
+#[test]
+fn a_refused_time_does_not_hold_an_update_back() {
+    let (tcu, bcm) = images();
+    let world = World::new(&[(TCU, &tcu, PRIMARY), (BCM, &bcm, FULL)]);
+    let mut secondaries = world.secondaries();
+    secondaries[0].refuses_time = true;
+    let report = cycle(&world.primary(), &mut secondaries);
+    assert_eq!(report.result, Outcome::Updated, "{report:?}");
+    let errors: Vec<&str> = report.secondary_errors.keys().map(EcuSerial::as_str).collect();
+    assert_eq!(errors, [FULL.0], "{report:?}");
+    let seen = secondaries[0].seen.lock().unwrap();
+    assert_eq!((seen.metadata.len(), seen.images.len()), (1, 1));
+}
+
 /// A Secondary off the bus is left out of the manifest (so the Director, missing its report,
 /// refuses the manifest and says why) and named in the status; the Primary and the other
 /// Secondary still get their images, and the partial one no image it was not assigned.

@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::metadata::{Repo, Staged, TrustedStore};
 use crate::slots::{BootFailure, SlotWriter, Slots};
 use crate::state::{Detected, EcuState, Slot, SlotImage, StateFile};
-use crate::verify::{Order, verify};
+use crate::verify::{Order, time_key_rotated, verify};
 
 /// The longest challenge a Primary may have echoed in a version report.
 pub const MAX_CHALLENGE_BYTES: usize = 64;
@@ -237,21 +237,35 @@ impl Ecu {
     /// latest attested time, then drops it. On success the trusted copies are updated and,
     /// if the Director assigns this ECU a new image, the ECU waits for it. On failure the
     /// previous trusted metadata stays, the running image is untouched, and the attack is
-    /// remembered for the next report.
+    /// remembered for the next report. A Director Root that changes the time key restarts
+    /// the clock from the provisioned time (TM-5): the metadata is judged at that time, and
+    /// the next attestation, signed by the new key, sets the clock again.
     pub fn verify_metadata(&mut self) -> Result<Verdict> {
         self.install = Install::Idle;
         let result = self.state.running().and_then(|running| {
-            verify(
+            let latest = self.state.latest_time;
+            let restart = time_key_rotated(&self.trusted, &self.staged, latest)?;
+            let now = if restart { self.config.provisioned_time } else { latest };
+            let order = verify(
                 self.config.mode,
                 &self.config.identity,
                 &self.trusted,
                 &self.staged,
-                self.state.latest_time,
+                now,
                 running.installed(),
-            )
+            )?;
+            Ok((order, restart))
         });
         self.staged.clear();
-        match self.checked(result)? {
+        let (order, restart) = self.checked(result)?;
+        if restart {
+            tracing::warn!("the Director Root rotated the time key: the clock restarts");
+            let mut next = self.state.clone();
+            next.previous_time = next.latest_time;
+            next.latest_time = self.config.provisioned_time;
+            self.commit(next)?;
+        }
+        match order {
             None => Ok(Verdict::NoUpdate),
             Some(order) => {
                 let verdict =

@@ -1,6 +1,7 @@
 //! Time for an ECU without a secure clock (TM-1..TM-5, profile §3.5): the ECU trusts only times
 //! signed by the time key its trusted Director Root names, echoing a nonce it issued itself,
-//! and never moves its clock backwards. Each nonce is good for one attestation.
+//! and never moves its clock backwards, except when a new trusted Root changes the time key
+//! ([`crate::Ecu::verify_metadata`]). Each nonce is good for one attestation.
 
 use chrono::{DateTime, Utc};
 use ring::rand::{SecureRandom, SystemRandom};

@@ -8,6 +8,7 @@ use uptane::director::{Assignment, Scope};
 use uptane::image::check_hardware;
 use uptane::metadata::TargetFile;
 use uptane::repository::{Fetch, Rules, Store, TrustedSet, Updater};
+use uptane::time::time_keys;
 use uptane::verification::{Installed, InstalledImages, verify_full, verify_partial};
 
 use crate::config::{Identity, Mode};
@@ -98,18 +99,7 @@ fn partial(
         tracing::warn!(error = %e, "stored Director targets no longer verify; ignored");
     }
     let mut fetch = staged.fetch(Repo::Director);
-    let mut rotated = false;
-    for _ in 0..rules.max_root_rotations {
-        let name = format!("{}.root.json", set.root().version + 1);
-        match fetch.fetch(&name, rules.max_root_bytes) {
-            Ok(bytes) => {
-                set.update_root(&bytes)?;
-                rotated = true;
-            }
-            Err(uptane::Error::NotFound { .. }) => break,
-            Err(e) => return Err(e.into()),
-        }
-    }
+    let rotated = rotate(&mut set, &mut fetch)?;
     let bytes = fetch.fetch("targets.json", rules.max_targets_bytes)?;
     let scope = Scope::Ecu(&identity.vin);
     let assignment = verify_partial(
@@ -127,4 +117,36 @@ fn partial(
         trusted.save("targets.json", &bytes)?;
     }
     Ok(assignment)
+}
+
+/// Walks the staged Director Root chain from `set`'s Root (R1, R2); whether it moved.
+fn rotate(set: &mut TrustedSet, fetch: &mut impl Fetch) -> Result<bool> {
+    let rules = set.rules().clone();
+    let mut rotated = false;
+    for _ in 0..rules.max_root_rotations {
+        let name = format!("{}.root.json", set.root().version + 1);
+        match fetch.fetch(&name, rules.max_root_bytes) {
+            Ok(bytes) => {
+                set.update_root(&bytes)?;
+                rotated = true;
+            }
+            Err(uptane::Error::NotFound { .. }) => break,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(rotated)
+}
+
+/// Whether the staged Director Root chain, verified link by link, names other time keys than
+/// the trusted Root (TM-5): then the ECU's clock restarts, as the old key may have pushed it
+/// ahead.
+pub fn time_key_rotated(store: &TrustedStore, staged: &Staged, now: DateTime<Utc>) -> Result<bool> {
+    let root = store
+        .repo(Repo::Director)?
+        .load("root.json")?
+        .ok_or_else(|| Error::State("no trusted Director root.json".into()))?;
+    let mut set = TrustedSet::new(&root, now, Rules::uptane())?;
+    let before = time_keys(set.root().meta())?;
+    rotate(&mut set, &mut staged.fetch(Repo::Director))?;
+    Ok(time_keys(set.root().meta())? != before)
 }

@@ -435,3 +435,39 @@ fn director_root_rotations_passed_on_by_the_primary_are_followed() {
         assert_eq!(std::fs::read(root).unwrap(), fleet.director.files["2.root.json"], "{mode:?}");
     }
 }
+
+/// TM-5: a stolen time key pushed the clock a century ahead, so every metadata has expired.
+/// Director Root 2 rotates the time key: the Secondary refuses the new key's time until it
+/// trusts Root 2, then judges the metadata carrying it at its provisioned time, restarts its
+/// clock there, and takes the next attestation of the new key; the old key no longer counts.
+#[test]
+fn a_rotated_time_key_restarts_the_clock() {
+    for mode in MODES {
+        let mut fleet = Fleet::new();
+        let mut ecu = open(&fleet, &BCM, mode);
+        let ahead = start() + TimeDelta::days(36_500);
+        let nonce = report(&mut ecu).nonce;
+        assert_eq!(ecu.time_attestation(&fleet.attest(ahead, &[&nonce])).unwrap(), ahead);
+        expect_attack(cycle(&mut ecu, fleet.bundle()), Attack::Freeze);
+
+        let new_key = uptane::crypto::PrivateKey::ed25519_from_seed(&[91; 32]).unwrap();
+        let stolen = std::mem::replace(&mut fleet.time_key, new_key);
+        let root = &mut fleet.director.root;
+        root.keys.remove(stolen.key_id());
+        uptane::time::add_time_key(root, fleet.time_key.public_key()).unwrap();
+        root.version += 1;
+        fleet.director.publish_root();
+        let now = start() + TimeDelta::days(2);
+        let nonce = report(&mut ecu).nonce;
+        expect_attack(ecu.time_attestation(&fleet.attest(now, &[&nonce])), Attack::Freeze);
+
+        assert_eq!(cycle(&mut ecu, fleet.bundle()).unwrap(), Verdict::NoUpdate, "{mode:?}");
+        assert_eq!(ecu.time(), start(), "the clock restarts at the provisioned time");
+        let nonce = report(&mut ecu).nonce;
+        expect_attack(
+            ecu.time_attestation(&fleet.attest_with(&stolen, ahead, &[&nonce])),
+            Attack::Freeze,
+        );
+        assert_eq!(ecu.time_attestation(&fleet.attest(now, &[&nonce])).unwrap(), now);
+    }
+}

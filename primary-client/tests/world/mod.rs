@@ -127,10 +127,21 @@ pub struct TestSecondary {
     counter: u64,
     /// Answers nothing (a Secondary off the bus).
     pub offline: bool,
+    /// Refuses every time attestation (one that has not yet followed a time-key rotation).
+    pub refuses_time: bool,
     pub seen: Arc<Mutex<Seen>>,
 }
 
 impl TestSecondary {
+    /// What an ECU off the bus answers: nothing.
+    fn reachable(&self) -> uptane::Result<()> {
+        if self.offline {
+            let what = format!("ECU {}", self.serial);
+            return Err(uptane::Error::Transport { what, detail: "no response".into() });
+        }
+        Ok(())
+    }
+
     pub fn new(ecu: (&str, &str), mode: Verification, key: PrivateKey) -> TestSecondary {
         TestSecondary {
             serial: EcuSerial::new(ecu.0).unwrap(),
@@ -140,6 +151,7 @@ impl TestSecondary {
             installed: (format!("factory/{}.bin", ecu.0), TargetFile::describing(ecu.0.as_bytes())),
             counter: 0,
             offline: false,
+            refuses_time: false,
             seen: Arc::default(),
         }
     }
@@ -159,10 +171,7 @@ impl Secondary for TestSecondary {
         Ok(self.key.public_key().clone())
     }
     fn version_report(&mut self, challenge: &str) -> uptane::Result<Value> {
-        if self.offline {
-            let what = format!("ECU {}", self.serial);
-            return Err(uptane::Error::Transport { what, detail: "no response".into() });
-        }
+        self.reachable()?;
         self.counter += 1;
         let body = EcuVersionReport {
             ecu_serial: self.serial.clone(),
@@ -179,14 +188,17 @@ impl Secondary for TestSecondary {
         Ok(serde_json::to_value(sign_report(body, &self.key)?).unwrap())
     }
     fn send_time(&mut self, attestation: &[u8]) -> uptane::Result<()> {
-        if self.offline {
-            let what = format!("ECU {}", self.serial);
-            return Err(uptane::Error::Transport { what, detail: "no response".into() });
+        self.reachable()?;
+        if self.refuses_time {
+            return Err(uptane::Error::Time(
+                "signed by a key the trusted root does not name".into(),
+            ));
         }
         self.seen.lock().unwrap().times.push(attestation.to_vec());
         Ok(())
     }
     fn send_metadata(&mut self, metadata: &MetadataBundle) -> uptane::Result<()> {
+        self.reachable()?;
         self.seen.lock().unwrap().metadata.push(metadata.clone());
         Ok(())
     }
