@@ -314,7 +314,7 @@ impl Ecu {
 
     /// Writes the next block of the image. More bytes than the length (endless data) aborts
     /// the installation. The transport bounds the transfer's duration and rate (slow
-    /// retrieval) and reports an abort through [`Ecu::abort_image`].
+    /// retrieval) and reports an abort through [`Ecu::abort_transfer`].
     pub fn image_data(&mut self, block: &[u8]) -> Result<()> {
         let result = match &mut self.install {
             Install::Streaming { writer, .. } => writer.write(block),
