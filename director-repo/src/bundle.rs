@@ -76,7 +76,7 @@ pub fn current(state: &AppState, vin: &str) -> Result<Arc<Bundle>> {
             return Ok(bundle);
         }
         let (rows, bundle) = sign_bundle(state, &keys, epoch, vin, &latest, desired, now)?;
-        if state.db.commit_bundle_issuing(&rows, &issuing)? {
+        if state.db.commit_bundle(&rows, &issuing, state.config.metadata_versions_kept)? {
             tracing::debug!(vin, version = bundle.timestamp.version, "signed per-vehicle metadata");
             let bundle = Arc::new(bundle);
             state.cache.put_newest(vin, bundle.clone());

@@ -172,7 +172,41 @@ fn time_attestations_echo_the_nonces(backend: &Backend) {
     assert_eq!(bad.status().as_u16(), 400);
 }
 
+/// Re-signing before expiry adds a version of each role every half lifetime; only the newest
+/// two of each are kept (the previous one for a vehicle still fetching it), so the database
+/// does not grow without end.
+fn old_versions_are_deleted(backend: &Backend) {
+    let mut world = World::new(backend);
+    world.start();
+    world.bootstrap();
+    let mut config = world.config();
+    config.metadata_lifetime = chrono::Duration::seconds(2);
+    assert_eq!(config.metadata_versions_kept, 2);
+    let state = director_repo::AppState::open(config).unwrap();
+    for version in 1..=4 {
+        let bundle = director_repo::bundle::current(&state, VIN).unwrap();
+        assert_eq!(bundle.timestamp.version, version);
+        // Past half of the lifetime (expiry is kept to the second): the next poll re-signs.
+        std::thread::sleep(std::time::Duration::from_millis(1200));
+    }
+    for role in ["targets", "snapshot", "timestamp"] {
+        let kept: Vec<i64> =
+            (1..=4).filter(|&v| state.db.metadata(VIN, role, v).unwrap().is_some()).collect();
+        assert_eq!(kept, [3, 4], "{role}");
+    }
+    let server = world.server();
+    assert_eq!(
+        server.vehicle_get(VIN, &format!("/vehicles/{VIN}/metadata/3.snapshot.json")).status,
+        200
+    );
+    assert_eq!(
+        server.vehicle_get(VIN, &format!("/vehicles/{VIN}/metadata/2.snapshot.json")).status,
+        404
+    );
+}
+
 on_both_backends!(
+    old_versions_are_deleted,
     assign_verify_confirm,
     metadata_survives_a_restart,
     the_root_must_list_the_online_keys,

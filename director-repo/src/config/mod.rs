@@ -84,6 +84,13 @@ pub struct Config {
     /// when less than half is left.
     #[arg(long, env = "DIRECTOR_REPO_METADATA_LIFETIME", default_value = "1d", value_parser = parse_duration)]
     pub metadata_lifetime: Duration,
+    /// Versions of each per-vehicle role (targets, snapshot, timestamp) kept in the database:
+    /// the newest, and older ones for vehicles still fetching the previous bundle. Older ones
+    /// are deleted when a newer one is signed, so re-signing before expiry does not grow the
+    /// database without end (assignments keep which targets version issued them). 0 keeps
+    /// every version ever signed.
+    #[arg(long, env = "DIRECTOR_REPO_METADATA_VERSIONS_KEPT", default_value_t = 2)]
+    pub metadata_versions_kept: u32,
     /// Largest manifest accepted, in bytes.
     #[arg(long, env = "DIRECTOR_REPO_MAX_MANIFEST_BYTES", default_value_t = 1 << 20)]
     pub max_manifest_bytes: usize,

@@ -183,16 +183,17 @@ impl Db {
             .optional()?)
     }
 
-    /// Writes one bundle (targets, snapshot, timestamp) in a transaction. Returns false when
-    /// another process took one of these versions first (the caller re-reads and retries).
-    pub fn commit_bundle(&self, rows: &[MetadataRow]) -> Result<bool> {
-        self.commit_bundle_issuing(rows, &[])
-    }
-
-    /// [`Self::commit_bundle`], marking the pending assignments `issuing` in flight in the same
-    /// transaction (issued in the targets version of `rows[0]`). Returns false, committing
-    /// nothing, also when one of them is no longer pending (cancelled meanwhile).
-    pub fn commit_bundle_issuing(&self, rows: &[MetadataRow], issuing: &[String]) -> Result<bool> {
+    /// Writes one bundle (targets, snapshot, timestamp) and marks the pending assignments
+    /// `issuing` in flight (issued in the targets version of `rows[0]`), in one transaction,
+    /// deleting each role's versions beyond the newest `kept` (0: none). Returns false,
+    /// committing nothing, when another process took one of these versions first (the caller
+    /// re-reads and retries) or an assignment is no longer pending (cancelled meanwhile).
+    pub fn commit_bundle(
+        &self,
+        rows: &[MetadataRow],
+        issuing: &[String],
+        kept: u32,
+    ) -> Result<bool> {
         /// A database error, or an assignment no longer pending (rolls back, no error).
         enum Failure {
             Database(DieselError),
@@ -206,6 +207,15 @@ impl Db {
         let result = self.conn()?.transaction::<(), Failure, _>(|conn| {
             for row in rows {
                 diesel::insert_into(vehicle_metadata::table).values(row).execute(conn)?;
+                if kept > 0 {
+                    diesel::delete(
+                        vehicle_metadata::table
+                            .filter(vehicle_metadata::vin.eq(&row.vin))
+                            .filter(vehicle_metadata::role.eq(&row.role))
+                            .filter(vehicle_metadata::version.le(row.version - i64::from(kept))),
+                    )
+                    .execute(conn)?;
+                }
             }
             let version = rows.first().map(|r| r.version);
             for id in issuing {
