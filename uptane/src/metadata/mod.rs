@@ -60,18 +60,21 @@ fn check_version(role: &str, version: u64) -> Result<()> {
     Ok(())
 }
 
-/// Formats a time as TUF writes it: `YYYY-MM-DDTHH:MM:SSZ`.
+/// Formats a time as TUF writes it: `YYYY-MM-DDTHH:MM:SSZ`. (chrono's RFC 3339 writer, not a
+/// `format` string: every check-in formats and parses several times, and a format string is
+/// interpreted anew each call.)
 pub fn format_time(time: DateTime<Utc>) -> String {
-    time.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 /// Parses exactly `YYYY-MM-DDTHH:MM:SSZ`: no fractions, no offsets (independent clients
 /// reject anything else, so we never accept what we would not write).
 pub fn parse_time(text: &str) -> Option<DateTime<Utc>> {
-    if text.len() != 20 || !text.ends_with('Z') {
+    let bytes = text.as_bytes();
+    if bytes.len() != 20 || bytes[10] != b'T' || bytes[19] != b'Z' {
         return None;
     }
-    chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%SZ").ok().map(|t| t.and_utc())
+    DateTime::parse_from_rfc3339(text).ok().map(|t| t.with_timezone(&Utc))
 }
 
 /// Serde for `expires`-like fields in the TUF time format.
@@ -136,5 +139,33 @@ impl MetaFile {
             return Err(Error::malformed(role, "empty hashes"));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_exactly_the_tuf_form() {
+        let time = parse_time("2030-01-02T03:04:05Z").unwrap();
+        assert_eq!(time.timestamp(), 1_893_553_445);
+        assert_eq!(format_time(time), "2030-01-02T03:04:05Z");
+        let fraction = time + chrono::Duration::milliseconds(500);
+        assert_eq!(format_time(fraction), "2030-01-02T03:04:05Z", "fractions are not written");
+        for refused in [
+            "2030-01-02T03:04:05.5Z",
+            "2030-01-02T03:04:05+00:00",
+            "2030-01-02t03:04:05Z",
+            "2030-01-02 03:04:05Z",
+            "2030-01-02T03:04:05z",
+            "2030-1-02T03:04:05ZZ",
+            "2030-01-32T03:04:05Z",
+            "2030-01-02T24:04:05Z",
+            "+030-01-02T03:04:05Z",
+            "",
+        ] {
+            assert_eq!(parse_time(refused), None, "{refused}");
+        }
     }
 }
