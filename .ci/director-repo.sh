@@ -18,35 +18,10 @@ cd "$(dirname "$0")/.."
 source .ci/venv.sh
 py="$(cd "$(dirname "$py")" && pwd)/$(basename "$py")" # the ceremony below runs elsewhere
 
-profile="${DIRECTOR_REPO_CI_PROFILE:-debug}"
-if [ "$profile" = release ]; then
-  cargo build --quiet --release -p director-repo -p keytool
-else
-  cargo build --quiet -p director-repo -p keytool
-fi
-target_dir="${CARGO_TARGET_DIR:-$PWD/target}"
-director="$target_dir/$profile/director-repo"
-keytool="$target_dir/$profile/keytool"
-
-work="$(mktemp -d)"
-server_pids=()
-databases=()
-admin_url="${UPTANE_TEST_DATABASE_URL:-}"
-cleanup() {
-  for pid in "${server_pids[@]}"; do
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
-  for db in "${databases[@]}"; do
-    psql -q "$admin_url" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
-  done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-status=0
-pass() { echo "PASS $*"; }
-fail() { echo "FAIL $*"; status=1; }
+source .ci/service.sh
+build "${DIRECTOR_REPO_CI_PROFILE:-debug}" director-repo keytool
+director="$bin/director-repo"
+keytool="$bin/keytool"
 
 # Operator and vehicle sides in Python (argv: base URL, CA file, operator token, fleet token,
 # Director root file, VIN, work dir).
@@ -203,16 +178,8 @@ scenario() {
       "$keytool" publish --repo repo >/dev/null
   ) >"$dir/keytool.log" 2>&1 || { fail "keytool [$name]: the Director root ceremony"; cat "$dir/keytool.log"; return; }
 
-  NO_COLOR=1 "$director" "${flags[@]}" serve 2>>"$dir/server.log" &
-  local pid=$!
-  server_pids+=("$pid")
-  local port=""
-  for _ in $(seq 300); do
-    port="$(grep 'listening' "$dir/server.log" | grep -o '127\.0\.0\.1:[0-9]*' | head -n1 | cut -d: -f2 || true)"
-    [ -n "$port" ] && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
+  local pid port
+  serve "$dir" "$director" "${flags[@]}"
   if [ -z "$port" ]; then
     fail "director-repo [$name]: the service did not start"; tail -n 20 "$dir/server.log"; return
   fi
@@ -224,20 +191,7 @@ scenario() {
     fail "python-tuf 7 and the Director [$name]: $out"; tail -n 20 "$dir/server.log"
   fi
 
-  kill "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
+  stop
 }
 
-scenario sqlite
-
-if [ -n "$admin_url" ]; then
-  db="ci_director_repo_$$_$RANDOM"
-  if psql -q "$admin_url" -c "CREATE DATABASE $db" >/dev/null; then
-    databases+=("$db")
-    scenario postgres "${admin_url%/*}/$db"
-  else
-    fail "PostgreSQL: cannot create a database through UPTANE_TEST_DATABASE_URL"
-  fi
-fi
-
-exit "$status"
+run_scenarios ci_director_repo

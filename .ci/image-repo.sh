@@ -15,34 +15,10 @@ cd "$(dirname "$0")/.."
 
 source .ci/venv.sh
 
-profile="${IMAGE_REPO_CI_PROFILE:-debug}"
-if [ "$profile" = release ]; then
-  cargo build --quiet --release -p image-repo -p keytool
-else
-  cargo build --quiet -p image-repo -p keytool
-fi
-image_repo="$PWD/target/$profile/image-repo"
-keytool="$PWD/target/$profile/keytool"
-
-work="$(mktemp -d)"
-server_pids=()
-databases=()
-admin_url="${UPTANE_TEST_DATABASE_URL:-}"
-cleanup() {
-  for pid in "${server_pids[@]}"; do
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
-  for db in "${databases[@]}"; do
-    psql -q "$admin_url" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
-  done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-status=0
-pass() { echo "PASS $*"; }
-fail() { echo "FAIL $*"; status=1; }
+source .ci/service.sh
+build "${IMAGE_REPO_CI_PROFILE:-debug}" image-repo keytool
+image_repo="$bin/image-repo"
+keytool="$bin/keytool"
 
 # The python-tuf side: refresh and download over HTTPS trusting CA (argv: metadata URL, targets
 # URL, CA file or "-" for the system roots, trusted root, target path, expected image, work dir).
@@ -111,16 +87,8 @@ scenario() {
   if ! "$image_repo" "${flags[@]}" keys >"$dir/keys.json" 2>>"$dir/server.log"; then
     fail "image-repo keys [$name]"; tail -n 20 "$dir/server.log"; return
   fi
-  NO_COLOR=1 "$image_repo" "${flags[@]}" serve 2>>"$dir/server.log" &
-  local pid=$!
-  server_pids+=("$pid")
-  local port=""
-  for _ in $(seq 300); do
-    port="$(grep 'listening' "$dir/server.log" | grep -o '127\.0\.0\.1:[0-9]*' | head -n1 | cut -d: -f2 || true)"
-    [ -n "$port" ] && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
+  local pid port
+  serve "$dir" "$image_repo" "${flags[@]}"
   if [ -z "$port" ]; then
     fail "image-repo [$name]: the service did not start"; tail -n 20 "$dir/server.log"; return
   fi
@@ -169,20 +137,7 @@ scenario() {
     fail "python-tuf 7 [$name]: without the CA it failed, but not on the certificate: $out"
   fi
 
-  kill "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
+  stop
 }
 
-scenario sqlite
-
-if [ -n "$admin_url" ]; then
-  db="ci_image_repo_$$_$RANDOM"
-  if psql -q "$admin_url" -c "CREATE DATABASE $db" >/dev/null; then
-    databases+=("$db")
-    scenario postgres "${admin_url%/*}/$db"
-  else
-    fail "PostgreSQL: cannot create a database through UPTANE_TEST_DATABASE_URL"
-  fi
-fi
-
-exit "$status"
+run_scenarios ci_image_repo
