@@ -102,8 +102,15 @@ impl<L: CanLink> Secondary for CanSecondary<L> {
         })
     }
 
+    /// A negative response is the ECU refusing the time (a `Time` error), not a bus failure.
     fn send_time(&mut self, attestation: &[u8]) -> Result<()> {
-        self.client.time_attestation(attestation).map_err(|e| self.error("time attestation", e))
+        self.client.time_attestation(attestation).map_err(|e| match e {
+            UdsError::Negative { nrc, .. } => Error::Time(format!(
+                "ECU {} refused the time attestation: {nrc}",
+                self.config.serial
+            )),
+            e => self.error("time attestation", e),
+        })
     }
 
     fn send_metadata(&mut self, metadata: &MetadataBundle) -> Result<()> {

@@ -448,9 +448,10 @@ impl Cycle<'_> {
     }
 
     /// The time may be signed by a key only a newer Director Root names (TM-5): after this
-    /// cycle walked to a newer Root the metadata goes first. Otherwise the time goes first, and
-    /// a refused time does not hold an update's metadata back: the Secondary judges it at its
-    /// own time, and one that missed a Root rotation catches up this way.
+    /// cycle walked to a newer Root the metadata goes first. Otherwise the time goes first; a
+    /// Secondary that refuses it (one that missed a Root rotation refuses the new key) gets the
+    /// metadata and then the time once more. A refused time does not hold an update back: the
+    /// Secondary judges the metadata at its own time.
     fn send_time_and_metadata(
         &mut self,
         secondary: &mut dyn Secondary,
@@ -462,7 +463,19 @@ impl Cycle<'_> {
             secondary.send_metadata(metadata)?;
             return secondary.send_time(attestation);
         }
-        let time = secondary.send_time(attestation);
+        let time = match secondary.send_time(attestation) {
+            Err(Error::Time(_)) => {
+                secondary.send_metadata(metadata)?;
+                return match secondary.send_time(attestation) {
+                    Err(e) if update => {
+                        self.secondary_failed(secondary.serial(), &e);
+                        Ok(())
+                    }
+                    other => other,
+                };
+            }
+            time => time,
+        };
         if !update {
             return time;
         }

@@ -242,6 +242,28 @@ fn a_refused_time_does_not_hold_an_update_back() {
     assert_eq!((seen.metadata.len(), seen.images.len()), (1, 1));
 }
 
+/// With nothing to install, Secondaries get only the time; one that refuses it (it missed the
+/// cycle that rotated the time key) is sent the metadata, to catch up with the Director Root,
+/// and then the time once more.
+#[test]
+fn a_secondary_refusing_the_time_is_sent_the_metadata() {
+    let (tcu, bcm) = images();
+    let world = World::new(&[(TCU, &tcu, PRIMARY), (BCM, &bcm, FULL)]);
+    let primary = world.primary();
+    let mut secondaries = world.secondaries();
+    assert_eq!(cycle(&primary, &mut secondaries).result, Outcome::Updated);
+    assert_eq!(cycle(&primary, &mut secondaries).result, Outcome::NoUpdate);
+    let metadata = |s: &TestSecondary| s.seen.lock().unwrap().metadata.len();
+    let before = [metadata(&secondaries[0]), metadata(&secondaries[1])];
+
+    secondaries[1].refuses_time = true;
+    let report = cycle(&primary, &mut secondaries);
+    assert_eq!(report.result, Outcome::NoUpdate, "{report:?}");
+    assert_eq!([metadata(&secondaries[0]), metadata(&secondaries[1])], [before[0], before[1] + 1]);
+    let errors: Vec<&str> = report.secondary_errors.keys().map(EcuSerial::as_str).collect();
+    assert_eq!(errors, [PARTIAL.0], "refused twice: {report:?}");
+}
+
 /// A Secondary off the bus is left out of the manifest (so the Director, missing its report,
 /// refuses the manifest and says why) and named in the status; the Primary and the other
 /// Secondary still get their images, and the partial one no image it was not assigned.
