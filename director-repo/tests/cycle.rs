@@ -6,9 +6,16 @@
 mod support;
 
 use serde_json::json;
-use support::{Backend, IMAGE, IMAGE_PATH, PRIMARY, SECONDARY, VIN, World, image_entry};
+use support::{
+    Backend, IMAGE, IMAGE_PATH, PRIMARY, SECONDARY, TestServer, VIN, World, image_entry,
+};
 use uptane::crypto::Signer;
 use uptane::director::{Scope, check_director_targets};
+
+/// The HTTP status of the vehicle's `VERSION.snapshot.json`.
+fn snapshot_status(server: &TestServer, version: u64) -> u16 {
+    server.vehicle_get(VIN, &format!("/vehicles/{VIN}/metadata/{version}.snapshot.json")).status
+}
 
 fn assign_verify_confirm(backend: &Backend) {
     let mut world = World::new(backend);
@@ -61,14 +68,8 @@ fn assign_verify_confirm(backend: &Backend) {
     let mut updater = server.updater(VIN, &root);
     updater.refresh().unwrap();
     assert_eq!(updater.trusted().targets("targets").unwrap().version, 2);
-    assert_eq!(
-        server.vehicle_get(VIN, &format!("/vehicles/{VIN}/metadata/2.snapshot.json")).status,
-        200
-    );
-    assert_eq!(
-        server.vehicle_get(VIN, &format!("/vehicles/{VIN}/metadata/3.snapshot.json")).status,
-        404
-    );
+    assert_eq!(snapshot_status(server, 2), 200);
+    assert_eq!(snapshot_status(server, 3), 404);
 }
 
 fn metadata_survives_a_restart(backend: &Backend) {
@@ -195,14 +196,8 @@ fn old_versions_are_deleted(backend: &Backend) {
         assert_eq!(kept, [3, 4], "{role}");
     }
     let server = world.server();
-    assert_eq!(
-        server.vehicle_get(VIN, &format!("/vehicles/{VIN}/metadata/3.snapshot.json")).status,
-        200
-    );
-    assert_eq!(
-        server.vehicle_get(VIN, &format!("/vehicles/{VIN}/metadata/2.snapshot.json")).status,
-        404
-    );
+    assert_eq!(snapshot_status(server, 3), 200);
+    assert_eq!(snapshot_status(server, 2), 404);
 }
 
 on_both_backends!(
