@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use uptane::director::{Assignment, Scope};
 use uptane::image::check_hardware;
 use uptane::metadata::TargetFile;
-use uptane::repository::{Fetch, Rules, Store, TrustedSet, Updater};
+use uptane::repository::{Fetch, Rules, Store, TrustedSet, Updater, walk_root_chain};
 use uptane::time::time_keys;
 use uptane::verification::{Installed, InstalledImages, verify_full, verify_partial};
 
@@ -99,7 +99,7 @@ fn partial(
         tracing::warn!(error = %e, "stored Director targets no longer verify; ignored");
     }
     let mut fetch = staged.fetch(Repo::Director);
-    let rotated = rotate(&mut set, &mut fetch)?;
+    let rotated = walk_root_chain(&mut set, &mut fetch, |_, _| Ok(()))?;
     let bytes = fetch.fetch("targets.json", rules.max_targets_bytes)?;
     let scope = Scope::Ecu(&identity.vin);
     let assignment = verify_partial(
@@ -119,24 +119,6 @@ fn partial(
     Ok(assignment)
 }
 
-/// Walks the staged Director Root chain from `set`'s Root (R1, R2); whether it moved.
-fn rotate(set: &mut TrustedSet, fetch: &mut impl Fetch) -> Result<bool> {
-    let rules = set.rules().clone();
-    let mut rotated = false;
-    for _ in 0..rules.max_root_rotations {
-        let name = format!("{}.root.json", set.root().version + 1);
-        match fetch.fetch(&name, rules.max_root_bytes) {
-            Ok(bytes) => {
-                set.update_root(&bytes)?;
-                rotated = true;
-            }
-            Err(uptane::Error::NotFound { .. }) => break,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(rotated)
-}
-
 /// Whether the staged Director Root chain, verified link by link, names other time keys than
 /// the trusted Root (TM-5): then the ECU's clock restarts, as the old key may have pushed it
 /// ahead.
@@ -147,6 +129,6 @@ pub fn time_key_rotated(store: &TrustedStore, staged: &Staged, now: DateTime<Utc
         .ok_or_else(|| Error::State("no trusted Director root.json".into()))?;
     let mut set = TrustedSet::new(&root, now, Rules::uptane())?;
     let before = time_keys(set.root().meta())?;
-    rotate(&mut set, &mut staged.fetch(Repo::Director))?;
+    walk_root_chain(&mut set, &mut staged.fetch(Repo::Director), |_, _| Ok(()))?;
     Ok(time_keys(set.root().meta())? != before)
 }

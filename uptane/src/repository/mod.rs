@@ -9,4 +9,4 @@ mod updater;
 pub use rules::Rules;
 pub use store::{DirStore, MemStore, Store, role_file_name, write_atomically};
 pub use trusted::{TimestampUpdate, Trusted, TrustedSet};
-pub use updater::{Fetch, FoundTarget, Refresh, Updater};
+pub use updater::{Fetch, FoundTarget, Refresh, Updater, walk_root_chain};

@@ -111,6 +111,11 @@ impl TrustedSet {
         self.now
     }
 
+    /// Sets the cycle's time, once it is known ([`super::Updater::judge_at`]).
+    pub(crate) fn set_now(&mut self, now: DateTime<Utc>) {
+        self.now = now;
+    }
+
     pub fn root(&self) -> &Trusted<Root> {
         &self.root
     }

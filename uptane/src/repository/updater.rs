@@ -23,6 +23,31 @@ pub trait Fetch {
     fn fetch(&mut self, name: &str, max_bytes: u64) -> Result<Vec<u8>>;
 }
 
+/// Walks the Root chain from `set`'s Root through `N+1.root.json`, `N+2.root.json`, ... as
+/// `fetch` has them, at most the rules' number of hops, each admitted by
+/// [`TrustedSet::update_root`] (R1, R2, R4) and handed to `admitted` with whether the trusted
+/// Timestamp and Snapshot were dropped. Expiry is not judged. Returns whether the chain moved.
+pub fn walk_root_chain(
+    set: &mut TrustedSet,
+    fetch: &mut impl Fetch,
+    mut admitted: impl FnMut(&[u8], bool) -> Result<()>,
+) -> Result<bool> {
+    let limit = set.rules().max_root_bytes;
+    let mut moved = false;
+    for _ in 0..set.rules().max_root_rotations {
+        let name = format!("{}.root.json", set.root().version + 1);
+        let bytes = match fetch.fetch(&name, limit) {
+            Ok(bytes) => bytes,
+            Err(Error::NotFound { .. }) => break,
+            Err(e) => return Err(e),
+        };
+        let dropped = set.update_root(&bytes)?;
+        admitted(&bytes, dropped)?;
+        moved = true;
+    }
+    Ok(moved)
+}
+
 /// What a refresh found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Refresh {
@@ -48,6 +73,8 @@ pub struct Updater<F, S> {
     set: TrustedSet,
     fetcher: F,
     store: S,
+    /// Whether this cycle already walked the Root chain.
+    root_walked: bool,
 }
 
 impl<F: Fetch, S: Store> Updater<F, S> {
@@ -57,7 +84,13 @@ impl<F: Fetch, S: Store> Updater<F, S> {
             .load("root.json")?
             .ok_or_else(|| Error::NotFound { what: "trusted root.json".into() })?;
         let set = TrustedSet::new(&root, now, rules)?;
-        Ok(Updater { set, fetcher, store })
+        Ok(Updater { set, fetcher, store, root_walked: false })
+    }
+
+    /// Fixes the cycle's time once it is known: a Primary learns it from an attestation it
+    /// checks against the Root this Updater walked to ([`Self::rotate_root`]).
+    pub fn judge_at(&mut self, now: DateTime<Utc>) {
+        self.set.set_now(now);
     }
 
     pub fn trusted(&self) -> &TrustedSet {
@@ -87,25 +120,24 @@ impl<F: Fetch, S: Store> Updater<F, S> {
         self.set.check_root_fresh()
     }
 
-    /// Walks the Root chain (R1, R2, R4), trusting and persisting each newer Root, without
-    /// judging the final one's expiry: what a Primary does before it verifies a time
-    /// attestation, which the newest Root's time key may have signed.
+    /// Walks the Root chain once per cycle ([`walk_root_chain`]), persisting each newer Root
+    /// and dropping the stored Timestamp and Snapshot when their keys changed, without judging
+    /// the final Root's expiry: what a Primary does before it checks a time attestation, which
+    /// the newest Root's time key may have signed.
     pub fn rotate_root(&mut self) -> Result<()> {
-        let limit = self.set.rules().max_root_bytes;
-        for _ in 0..self.set.rules().max_root_rotations {
-            let name = format!("{}.root.json", self.set.root().version + 1);
-            let bytes = match self.fetcher.fetch(&name, limit) {
-                Ok(bytes) => bytes,
-                Err(Error::NotFound { .. }) => break,
-                Err(e) => return Err(e),
-            };
-            let rotated = self.set.update_root(&bytes)?;
-            self.store.save("root.json", &bytes)?;
-            if rotated {
-                self.store.remove("timestamp.json")?;
-                self.store.remove("snapshot.json")?;
-            }
+        if self.root_walked {
+            return Ok(());
         }
+        let store = &mut self.store;
+        walk_root_chain(&mut self.set, &mut self.fetcher, |bytes, dropped| {
+            store.save("root.json", bytes)?;
+            if dropped {
+                store.remove("timestamp.json")?;
+                store.remove("snapshot.json")?;
+            }
+            Ok(())
+        })?;
+        self.root_walked = true;
         Ok(())
     }
 
