@@ -211,14 +211,13 @@ impl Cycle<'_> {
 
         self.enter(Step::Time)?;
         let attestation = p.director.attest_time(&nonces)?;
-        let now = self.verify_time(&attestation, &own_nonce)?;
+        let (now, mut director) = self.verify_time(&attestation, &own_nonce)?;
 
         self.enter(Step::Manifest)?;
         self.send_manifest(&mut reports, &own_nonce)?;
 
         self.enter(Step::Metadata)?;
-        let mut director =
-            Updater::new(p.director.metadata(), p.store("director")?, now, p.rules.clone())?;
+        director.judge_at(now);
         let image_metadata = format!("{}metadata/", directory_url(&p.image_url));
         let mut image = Updater::new(
             HttpFetcher::new(p.client.clone(), &image_metadata),
@@ -332,7 +331,12 @@ impl Cycle<'_> {
     /// is walked first, as the newest Root's time key may have signed the attestation. When
     /// that walk changes the time key, the last accepted time is forgotten (TM-5, BP 3.1.1.4):
     /// a compromised old key may have pushed the clock ahead, and only the new key vouches now.
-    fn verify_time(&mut self, attestation: &[u8], nonce: &str) -> Result<DateTime<Utc>> {
+    /// Returns the time and the Director's Updater, its Root chain walked for this cycle.
+    fn verify_time(
+        &mut self,
+        attestation: &[u8],
+        nonce: &str,
+    ) -> Result<(DateTime<Utc>, Updater<HttpFetcher, ChainStore>)> {
         let p = self.primary;
         let previous = self.state.time.map(|t| t.latest);
         let at = previous.unwrap_or_else(Utc::now);
@@ -358,7 +362,7 @@ impl Cycle<'_> {
         self.state.time = Some(AttestedTime { latest: time, previous: previous.unwrap_or(time) });
         self.report.time = Some(uptane::metadata::format_time(time));
         self.save()?;
-        Ok(time)
+        Ok((time, director))
     }
 
     /// Signs and sends the manifest with the Primary's own report and last cycle's attacks. A
@@ -463,26 +467,21 @@ impl Cycle<'_> {
             secondary.send_metadata(metadata)?;
             return secondary.send_time(attestation);
         }
-        let time = match secondary.send_time(attestation) {
-            Err(Error::Time(_)) => {
-                secondary.send_metadata(metadata)?;
-                return match secondary.send_time(attestation) {
-                    Err(e) if update => {
-                        self.secondary_failed(secondary.serial(), &e);
-                        Ok(())
-                    }
-                    other => other,
-                };
-            }
-            time => time,
-        };
-        if !update {
-            return time;
+        let mut sent = false;
+        let mut time = secondary.send_time(attestation);
+        if let Err(Error::Time(_)) = time {
+            secondary.send_metadata(metadata)?;
+            sent = true;
+            time = secondary.send_time(attestation);
         }
-        if let Err(e) = &time {
-            self.secondary_failed(secondary.serial(), e);
+        match time {
+            Err(e) if update => self.secondary_failed(secondary.serial(), &e),
+            time => time?,
         }
-        secondary.send_metadata(metadata)
+        if update && !sent {
+            secondary.send_metadata(metadata)?;
+        }
+        Ok(())
     }
 
     fn send_image(
