@@ -3,7 +3,7 @@
 use actix_web::web::{Bytes, Data, Json, Path};
 use actix_web::{HttpRequest, HttpResponse};
 
-use super::{authorize, blocking};
+use super::{authorize, blocking, parse};
 use crate::error::{Error, Rejection, Rejections as _};
 use crate::inventory::{self, AssignmentRequest, Registration};
 use crate::state::AppState;
@@ -69,10 +69,6 @@ pub async fn vehicle(
     authorize(&state, &req)?;
     let vin = vin.into_inner();
     Ok(Json(blocking(move || inventory::vehicle_state(&state, &vin)).await?))
-}
-
-fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
-    serde_json::from_slice(body).map_err(|e| Rejection::bad_request("bad_request", e).into())
 }
 
 /// `POST /api/v1/vehicles/VIN/client-certificate`: a client certificate (and its new key)

@@ -4,7 +4,7 @@ use actix_web::web::{Bytes, Data, Json, Path};
 use actix_web::{HttpRequest, HttpResponse};
 use serde_json::{Value, json};
 
-use super::{authorize, blocking};
+use super::{authorize, blocking, parse};
 use crate::campaign::{self, Action, CampaignRequest, CampaignView};
 use crate::error::{Error, Rejection, Rejections as _};
 use crate::state::AppState;
@@ -16,8 +16,7 @@ pub async fn create(
     body: Bytes,
 ) -> Result<HttpResponse, Error> {
     authorize(&state, &req)?;
-    let request: CampaignRequest =
-        serde_json::from_slice(&body).map_err(|e| Rejection::bad_request("bad_request", e))?;
+    let request: CampaignRequest = parse(&body)?;
     let view = blocking(move || campaign::create(&state, &request)).await?;
     Ok(HttpResponse::Created().json(view))
 }

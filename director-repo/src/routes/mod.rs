@@ -82,6 +82,11 @@ pub(crate) fn authorize(state: &AppState, req: &HttpRequest) -> Result<(), Error
     Ok(state.authorize(header)?)
 }
 
+/// A JSON request body; one that does not parse is a `bad_request`.
+pub(crate) fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
+    serde_json::from_slice(body).map_err(|e| Rejection::bad_request("bad_request", e).into())
+}
+
 /// Runs blocking work (database, signing) off the event loop.
 pub(crate) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, Error> + Send + 'static,

@@ -4,7 +4,7 @@
 use actix_web::web::{Bytes, Data, Json, Path};
 use actix_web::{HttpRequest, HttpResponse};
 
-use super::{authorize, blocking};
+use super::{authorize, blocking, parse};
 use crate::error::{Error, Rejection};
 use crate::provisioning::{self, History, ProvisioningRequest};
 use crate::state::AppState;
@@ -27,8 +27,7 @@ pub async fn provision(
             Rejection::new(413, "too_large", "a provisioning request is at most 256 KiB").into()
         );
     }
-    let request: ProvisioningRequest =
-        serde_json::from_slice(&body).map_err(|e| Rejection::bad_request("bad_request", e))?;
+    let request: ProvisioningRequest = parse(&body)?;
     let provisioned = blocking(move || provisioning::provision(&state, &request)).await?;
     Ok(HttpResponse::Created().json(provisioned))
 }
