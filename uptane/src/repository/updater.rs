@@ -73,7 +73,7 @@ pub struct Updater<F, S> {
     set: TrustedSet,
     fetcher: F,
     store: S,
-    /// Whether this cycle already walked the Root chain.
+    /// Set by [`Self::rotate_root`]: the next refresh does not walk the chain again.
     root_walked: bool,
 }
 
@@ -116,18 +116,24 @@ impl<F: Fetch, S: Store> Updater<F, S> {
     }
 
     fn update_root(&mut self) -> Result<()> {
-        self.rotate_root()?;
+        if !std::mem::take(&mut self.root_walked) {
+            self.walk_roots()?;
+        }
         self.set.check_root_fresh()
     }
 
-    /// Walks the Root chain once per cycle ([`walk_root_chain`]), persisting each newer Root
-    /// and dropping the stored Timestamp and Snapshot when their keys changed, without judging
-    /// the final Root's expiry: what a Primary does before it checks a time attestation, which
-    /// the newest Root's time key may have signed.
+    /// Walks the Root chain ahead of the next refresh, which then does not walk it again,
+    /// without judging the final Root's expiry: what a Primary does before it checks a time
+    /// attestation, which the newest Root's time key may have signed.
     pub fn rotate_root(&mut self) -> Result<()> {
-        if self.root_walked {
-            return Ok(());
-        }
+        self.walk_roots()?;
+        self.root_walked = true;
+        Ok(())
+    }
+
+    /// [`walk_root_chain`], persisting each newer Root and dropping the stored Timestamp and
+    /// Snapshot when their keys changed.
+    fn walk_roots(&mut self) -> Result<()> {
         let store = &mut self.store;
         walk_root_chain(&mut self.set, &mut self.fetcher, |bytes, dropped| {
             store.save("root.json", bytes)?;
@@ -137,7 +143,6 @@ impl<F: Fetch, S: Store> Updater<F, S> {
             }
             Ok(())
         })?;
-        self.root_walked = true;
         Ok(())
     }
 
